@@ -1,0 +1,414 @@
+import { rootCertificates } from 'node:tls';
+import { type FetchMessageObject, type FetchQueryObject, ImapFlow, type SearchObject } from 'imapflow';
+import { encodePath, getStatusCode, normalizePath } from 'imapflow/lib/tools.js';
+import {
+  CapabilityError,
+  ImapActionError,
+  ImapAuthError,
+  ImapConnectError,
+  ImapTlsError,
+  MailboxNotFoundError,
+} from '../errors.ts';
+import { chunkUidSet, chunkUids } from './uid-set.ts';
+
+export type { FetchMessageObject, SearchObject };
+
+/** How to reach and log in to one IMAP account. Built from an accounts file or a secret store. */
+export interface ImapAccount {
+  readonly host: string;
+  readonly port: number;
+  /** `implicit`: TLS from the first byte (993). `starttls`: plain connect, then STARTTLS is required. */
+  readonly tls: 'implicit' | 'starttls';
+  readonly user: string;
+  readonly password: string;
+  /** Extra trusted CA certificate(s), PEM, added to the system roots. */
+  readonly ca?: string;
+}
+
+export interface SessionTimeouts {
+  /** TCP + TLS connect. */
+  readonly connectMs: number;
+  /** Server greeting after connect. */
+  readonly greetingMs: number;
+  /** Longest silence while a command is running. imapflow's own default is 5 minutes. */
+  readonly socketMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: SessionTimeouts = { connectMs: 15_000, greetingMs: 15_000, socketMs: 60_000 };
+
+/**
+ * Largest literal we accept from the server. imapflow's default is 1 GB; we only ever fetch headers
+ * and BODYSTRUCTURE, so a much smaller cap bounds memory against a broken or hostile server.
+ */
+const MAX_LITERAL_BYTES = 64 * 1024 * 1024;
+
+const TLS_ERROR_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
+
+export interface MailboxInfo {
+  readonly path: string;
+  readonly uidValidity: bigint;
+  readonly exists: number;
+  readonly readOnly: boolean;
+  /** PERMANENTFLAGS; contains `\*` when any new keyword can be stored. */
+  readonly permanentFlags: ReadonlySet<string>;
+}
+
+/** The internal parts of imapflow we rely on; `exec` is the primitive its own commands are built from. */
+interface ImapFlowInternals {
+  exec(
+    command: string,
+    attributes: unknown[],
+    options?: unknown,
+  ): Promise<{ response: { attributes?: unknown[] }; next: () => void }>;
+}
+
+/** What imapflow's logger tells us about the wire: the commands sent and the last failure it swallowed. */
+interface WireRecord {
+  commands: string[];
+  lastWarning: unknown;
+}
+
+interface ImapFlowCommandError extends Error {
+  responseStatus?: string;
+  responseText?: string;
+  response?: unknown;
+  serverResponseCode?: string;
+  authenticationFailed?: boolean;
+  tlsFailed?: boolean;
+  code?: string;
+}
+
+/**
+ * One logged-in IMAP connection. The only module that talks to imapflow, so that its traps
+ * (opportunistic STARTTLS, unchunked UID sets, hidden TRYCREATE, bare EXPUNGE) are handled in one place.
+ */
+export class ImapSession {
+  private readonly client: ImapFlow;
+  private readonly wire: WireRecord;
+  private trashPath: string | undefined;
+
+  private constructor(client: ImapFlow, wire: WireRecord) {
+    this.client = client;
+    this.wire = wire;
+  }
+
+  /** Every command sent on this connection, by name (`UID SEARCH`, `UID MOVE`, …), in order. */
+  get commands(): readonly string[] {
+    return this.wire.commands;
+  }
+
+  /**
+   * Connects, secures and logs in.
+   * @throws ImapConnectError, ImapTlsError or ImapAuthError; none of them carries the password.
+   */
+  static async connect(account: ImapAccount, timeouts: SessionTimeouts = DEFAULT_TIMEOUTS): Promise<ImapSession> {
+    const wire: WireRecord = { commands: [], lastWarning: undefined };
+    const client = new ImapFlow({
+      host: account.host,
+      port: account.port,
+      secure: account.tls === 'implicit',
+      // imapflow treats STARTTLS as opportunistic unless told otherwise; a downgrade must fail instead.
+      ...(account.tls === 'starttls' ? { doSTARTTLS: true } : {}),
+      auth: { user: account.user, pass: account.password },
+      tls: {
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        ...(account.ca ? { ca: [...rootCertificates, account.ca] } : {}),
+      },
+      connectionTimeout: timeouts.connectMs,
+      greetingTimeout: timeouts.greetingMs,
+      socketTimeout: timeouts.socketMs,
+      maxLiteralSize: MAX_LITERAL_BYTES,
+      disableAutoIdle: true,
+      disableCompression: true,
+      clientInfo: { name: 'mailsift' },
+      logger: {
+        debug: (entry: { src?: string; msg?: string }) => {
+          // imapflow logs each command it writes as "<tag> <COMMAND> …" (credentials masked).
+          if (entry.src === 'c' && typeof entry.msg === 'string' && !entry.msg.startsWith('(*')) {
+            wire.commands.push(commandName(entry.msg));
+          }
+        },
+        info: () => {},
+        warn: (entry: { err?: unknown }) => {
+          // imapflow reports some failures only here, returning false from the command itself.
+          if (entry?.err) wire.lastWarning = entry.err;
+        },
+        error: () => {},
+      },
+    } as ConstructorParameters<typeof ImapFlow>[0]);
+    // An 'error' event without a listener would kill the process; failures surface through the
+    // promise of the command that was running instead.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (error) {
+      client.close();
+      throw classifyConnectError(error as ImapFlowCommandError, account);
+    }
+    return new ImapSession(client, wire);
+  }
+
+  hasCapability(name: string): boolean {
+    return this.client.capabilities.has(name);
+  }
+
+  /**
+   * SELECTs (or, read-only, EXAMINEs) a mailbox; the server then guarantees a read-only run changes nothing.
+   * @throws MailboxNotFoundError when the mailbox does not exist.
+   */
+  async openMailbox(path: string, readOnly: boolean): Promise<MailboxInfo> {
+    const current = this.client.mailbox;
+    if (!current || current.path !== path || Boolean(current.readOnly) !== readOnly) {
+      try {
+        await this.client.mailboxOpen(path, { readOnly });
+      } catch (error) {
+        const code = statusCodeOf(error);
+        if (code === 'NONEXISTENT' || /doesn't exist|does not exist|not found/i.test(textOf(error))) {
+          throw new MailboxNotFoundError(`mailbox ${JSON.stringify(path)} does not exist`, { cause: error });
+        }
+        throw toActionError(readOnly ? 'EXAMINE' : 'SELECT', error);
+      }
+    }
+    const mailbox = this.client.mailbox;
+    if (!mailbox) throw new ImapActionError(readOnly ? 'EXAMINE' : 'SELECT', { status: 'no mailbox selected' });
+    return {
+      path: mailbox.path,
+      uidValidity: BigInt(mailbox.uidValidity),
+      exists: mailbox.exists,
+      readOnly: Boolean(mailbox.readOnly),
+      permanentFlags: new Set(mailbox.permanentFlags ?? []),
+    };
+  }
+
+  /** `UID SEARCH` in the selected mailbox; UIDs ascending. @throws ImapActionError */
+  async searchUids(query: SearchObject): Promise<number[]> {
+    this.wire.lastWarning = undefined;
+    const result = await this.client.search(query, { uid: true });
+    if (!result) throw toActionError('UID SEARCH', this.wire.lastWarning);
+    return [...result].sort((a, b) => a - b);
+  }
+
+  /**
+   * `UID FETCH` of just `items` for `uids`, chunked. Collected into an array before returning: issuing a
+   * command while imapflow's fetch iterator is open deadlocks the connection.
+   */
+  async fetch(uids: readonly number[], items: FetchQueryObject): Promise<FetchMessageObject[]> {
+    const messages: FetchMessageObject[] = [];
+    for (const set of chunkUidSet(uids)) {
+      try {
+        messages.push(...(await this.client.fetchAll(set, { ...items, uid: true }, { uid: true })));
+      } catch (error) {
+        throw toActionError('UID FETCH', error);
+      }
+    }
+    return messages;
+  }
+
+  /**
+   * `UID STORE ±FLAGS.SILENT`, chunked. Refuses keywords the mailbox cannot keep: imapflow would silently
+   * drop them and report success.
+   * @throws CapabilityError, ImapActionError
+   */
+  async storeFlags(uids: readonly number[], mode: 'add' | 'remove', flags: readonly string[]): Promise<void> {
+    const mailbox = this.client.mailbox;
+    if (mode === 'add' && mailbox) {
+      const permanent = mailbox.permanentFlags ?? new Set<string>();
+      const unstorable = flags.filter((flag) => !permanent.has('\\*') && !permanent.has(flag));
+      if (unstorable.length > 0) {
+        throw new CapabilityError(
+          `mailbox ${JSON.stringify(mailbox.path)} cannot store ${unstorable.join(', ')} ` +
+            `(its PERMANENTFLAGS are ${[...permanent].join(' ') || 'empty'})`,
+        );
+      }
+    }
+    const operation = mode === 'add' ? '+FLAGS.SILENT' : '-FLAGS.SILENT';
+    for (const set of chunkUidSet(uids)) {
+      await this.execChecked('UID STORE', [
+        { type: 'SEQUENCE', value: set },
+        { type: 'ATOM', value: operation },
+        flags.map((flag) => ({ type: 'ATOM', value: flag })),
+      ]);
+    }
+  }
+
+  /** `UID COPY` to `destination`, creating it once if the server answers [TRYCREATE]. */
+  async copyMessages(uids: readonly number[], destination: string): Promise<void> {
+    await this.transfer('UID COPY', uids, destination);
+  }
+
+  /**
+   * Moves `uids` to `destination`: `UID MOVE` (RFC 6851) when offered, else COPY, then `\Deleted` and
+   * `UID EXPUNGE` (RFC 4315) of exactly these UIDs, the source marked only after the copy succeeded.
+   * @throws CapabilityError when neither MOVE nor UIDPLUS is offered (a bare EXPUNGE could remove
+   * messages another client marked `\Deleted`).
+   */
+  async moveMessages(uids: readonly number[], destination: string): Promise<void> {
+    if (this.hasCapability('MOVE')) {
+      await this.transfer('UID MOVE', uids, destination);
+      return;
+    }
+    this.requireUidPlus('move');
+    for (const chunk of chunkUids(uids)) {
+      await this.transfer('UID COPY', chunk, destination);
+      await this.expungeUids(chunk);
+    }
+  }
+
+  /**
+   * Marks `uids` `\Deleted` and expunges exactly them with `UID EXPUNGE`.
+   * @throws CapabilityError without UIDPLUS.
+   */
+  async expungeUids(uids: readonly number[]): Promise<void> {
+    this.requireUidPlus('expunge');
+    await this.storeFlags(uids, 'add', ['\\Deleted']);
+    for (const set of chunkUidSet(uids)) {
+      await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
+    }
+  }
+
+  /** The mailbox with SPECIAL-USE `\Trash` (RFC 6154), else one named Trash (created when missing). */
+  async findTrash(): Promise<string> {
+    if (this.trashPath) return this.trashPath;
+    let mailboxes: Awaited<ReturnType<ImapFlow['list']>>;
+    try {
+      mailboxes = await this.client.list();
+    } catch (error) {
+      throw toActionError('LIST', error);
+    }
+    const special = mailboxes.find((mailbox) => mailbox.specialUse === '\\Trash');
+    const named = mailboxes.find((mailbox) => mailbox.path.toLowerCase() === 'trash');
+    this.trashPath = special?.path ?? named?.path ?? 'Trash';
+    if (!special && !named) await this.createMailbox(this.trashPath);
+    return this.trashPath;
+  }
+
+  /** `CREATE`; an existing mailbox ([ALREADYEXISTS]) counts as success. */
+  async createMailbox(path: string): Promise<void> {
+    try {
+      await this.client.mailboxCreate(path);
+    } catch (error) {
+      if (statusCodeOf(error) !== 'ALREADYEXISTS') throw toActionError('CREATE', error);
+    }
+  }
+
+  /** Logs out; never throws (a run's result must not depend on a clean goodbye). */
+  async close(): Promise<void> {
+    try {
+      await this.client.logout();
+    } catch {
+      this.client.close();
+    }
+  }
+
+  private requireUidPlus(what: string): void {
+    if (!this.hasCapability('UIDPLUS')) {
+      throw new CapabilityError(
+        `cannot ${what} safely: the server offers neither MOVE nor UIDPLUS, and a plain EXPUNGE would also ` +
+          'remove messages that other clients marked \\Deleted',
+      );
+    }
+  }
+
+  private async transfer(command: 'UID COPY' | 'UID MOVE', uids: readonly number[], destination: string) {
+    const path = normalizePath(this.client, destination);
+    for (const set of chunkUidSet(uids)) {
+      const attributes = [
+        { type: 'SEQUENCE', value: set },
+        { type: 'ATOM', value: encodePath(this.client, path) },
+      ];
+      try {
+        await this.execChecked(command, attributes);
+      } catch (error) {
+        // RFC 3501 §6.4.7: [TRYCREATE] means the target does not exist and may be created.
+        if (!(error instanceof ImapActionError) || error.responseCode !== 'TRYCREATE') throw error;
+        await this.createMailbox(path);
+        await this.execChecked(command, attributes);
+      }
+    }
+  }
+
+  private async execChecked(command: string, attributes: unknown[]): Promise<void> {
+    let response: Awaited<ReturnType<ImapFlowInternals['exec']>>;
+    try {
+      response = await (this.client as unknown as ImapFlowInternals).exec(command, attributes);
+    } catch (error) {
+      throw toActionError(command, error);
+    }
+    // imapflow holds its command queue until the response is released.
+    response.next();
+  }
+}
+
+function commandName(logged: string): string {
+  const words = logged.split(' ');
+  const first = (words[1] ?? '').toUpperCase();
+  return first === 'UID' ? `UID ${(words[2] ?? '').toUpperCase()}` : first;
+}
+
+function statusCodeOf(error: unknown): string | undefined {
+  const err = error as ImapFlowCommandError | undefined;
+  if (!err) return undefined;
+  if (err.serverResponseCode) return err.serverResponseCode;
+  const code = err.response && typeof err.response === 'object' ? getStatusCode(err.response as never) : false;
+  return code || undefined;
+}
+
+function textOf(error: unknown): string {
+  const err = error as ImapFlowCommandError | undefined;
+  return err?.responseText ?? (typeof err?.response === 'string' ? err.response : '') ?? '';
+}
+
+function toActionError(command: string, error: unknown): Error {
+  if (error instanceof ImapActionError || error instanceof CapabilityError) return error;
+  const err = error as ImapFlowCommandError | undefined;
+  if (err && !err.responseStatus && (err.code === 'NoConnection' || err.code === 'EConnectionClosed')) {
+    return new ImapConnectError(`connection lost during ${command}`, { cause: error });
+  }
+  return new ImapActionError(
+    command,
+    {
+      status: err?.responseStatus ?? (err?.code ? `error ${err.code}` : undefined),
+      responseCode: statusCodeOf(error),
+      serverText: textOf(error) || undefined,
+    },
+    { cause: error },
+  );
+}
+
+function classifyConnectError(error: ImapFlowCommandError, account: ImapAccount): Error {
+  const where = `${account.host}:${account.port}`;
+  const code = error.code ?? '';
+  if (error.authenticationFailed || statusCodeOf(error) === 'AUTHENTICATIONFAILED') {
+    const serverText = textOf(error);
+    return new ImapAuthError(
+      `login to ${where} as ${JSON.stringify(account.user)} was rejected` +
+        `${serverText ? `: ${JSON.stringify(serverText)}` : ''}; check the account's user and password`,
+    );
+  }
+  if (error.tlsFailed) {
+    return new ImapTlsError(
+      `STARTTLS is required for ${where} but could not be established (${error.message}); ` +
+        'no credentials were sent',
+    );
+  }
+  if (TLS_ERROR_CODES.has(code) || /certificate|ssl|tls/i.test(error.message)) {
+    return new ImapTlsError(
+      `TLS with ${where} failed: ${code || error.message}` +
+        (code.includes('CERT') || code.includes('ALTNAME')
+          ? '; the certificate is not trusted for this host (name the server CA in the account as ca)'
+          : ''),
+    );
+  }
+  return new ImapConnectError(`cannot connect to ${where}: ${code || error.message}`);
+}
