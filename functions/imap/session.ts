@@ -11,7 +11,7 @@ import {
 } from '../errors.ts';
 import { chunkUidSet, chunkUids } from './uid-set.ts';
 
-export type { FetchMessageObject, SearchObject };
+export type { FetchMessageObject, FetchQueryObject, SearchObject };
 
 /** How to reach and log in to one IMAP account. Built from an accounts file or a secret store. */
 export interface ImapAccount {
@@ -111,7 +111,10 @@ export class ImapSession {
    * Connects, secures and logs in.
    * @throws ImapConnectError, ImapTlsError or ImapAuthError; none of them carries the password.
    */
-  static async connect(account: ImapAccount, timeouts: SessionTimeouts = DEFAULT_TIMEOUTS): Promise<ImapSession> {
+  static async connect(
+    account: ImapAccount,
+    timeouts: SessionTimeouts = DEFAULT_TIMEOUTS,
+  ): Promise<ImapSession> {
     const wire: WireRecord = { commands: [], lastWarning: undefined };
     const client = new ImapFlow({
       host: account.host,
@@ -181,7 +184,8 @@ export class ImapSession {
       }
     }
     const mailbox = this.client.mailbox;
-    if (!mailbox) throw new ImapActionError(readOnly ? 'EXAMINE' : 'SELECT', { status: 'no mailbox selected' });
+    if (!mailbox)
+      throw new ImapActionError(readOnly ? 'EXAMINE' : 'SELECT', { status: 'no mailbox selected' });
     return {
       path: mailbox.path,
       uidValidity: BigInt(mailbox.uidValidity),
@@ -277,8 +281,11 @@ export class ImapSession {
     }
   }
 
-  /** The mailbox with SPECIAL-USE `\Trash` (RFC 6154), else one named Trash (created when missing). */
-  async findTrash(): Promise<string> {
+  /**
+   * The mailbox with SPECIAL-USE `\Trash` (RFC 6154), else one named Trash, created when missing unless
+   * `create` is false (a dry run).
+   */
+  async findTrash(create = true): Promise<string> {
     if (this.trashPath) return this.trashPath;
     let mailboxes: Awaited<ReturnType<ImapFlow['list']>>;
     try {
@@ -289,7 +296,7 @@ export class ImapSession {
     const special = mailboxes.find((mailbox) => mailbox.specialUse === '\\Trash');
     const named = mailboxes.find((mailbox) => mailbox.path.toLowerCase() === 'trash');
     this.trashPath = special?.path ?? named?.path ?? 'Trash';
-    if (!special && !named) await this.createMailbox(this.trashPath);
+    if (!special && !named && create) await this.createMailbox(this.trashPath);
     return this.trashPath;
   }
 
@@ -309,6 +316,15 @@ export class ImapSession {
     } catch {
       this.client.close();
     }
+  }
+
+  /**
+   * Whether messages can be removed from a mailbox without touching others: MOVE or UIDPLUS.
+   * @throws CapabilityError when they cannot.
+   */
+  assertCanRemove(what: 'move' | 'expunge'): void {
+    if (what === 'move' && this.hasCapability('MOVE')) return;
+    this.requireUidPlus(what);
   }
 
   private requireUidPlus(what: string): void {
@@ -360,7 +376,8 @@ function statusCodeOf(error: unknown): string | undefined {
   const err = error as ImapFlowCommandError | undefined;
   if (!err) return undefined;
   if (err.serverResponseCode) return err.serverResponseCode;
-  const code = err.response && typeof err.response === 'object' ? getStatusCode(err.response as never) : false;
+  const code =
+    err.response && typeof err.response === 'object' ? getStatusCode(err.response as never) : false;
   return code || undefined;
 }
 

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { type Document, isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type FileProblem, RuleFileError } from '../errors.ts';
 import { type Ruleset, RulesetSchema } from './schema.ts';
@@ -10,13 +10,18 @@ const RULE_FILE_EXTENSIONS = new Set(['.yaml', '.yml']);
 /** `['rules', 1, 'moveTo']` → `rules[1].moveTo`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path
-    .map((key, index) => (typeof key === 'number' ? `[${key}]` : index === 0 ? String(key) : `.${String(key)}`))
+    .map((key, index) =>
+      typeof key === 'number' ? `[${key}]` : index === 0 ? String(key) : `.${String(key)}`,
+    )
     .join('');
 }
 
 function describeIssue(issue: z.core.$ZodIssue, present: boolean): string {
   // zod's own wording starts with "Invalid input"; ours (set in the schema) already says what is expected.
-  const expected = issue.message.startsWith('Invalid') && issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message;
+  const expected =
+    issue.message.startsWith('Invalid') && issue.code === 'invalid_type'
+      ? `expected ${issue.expected}`
+      : issue.message;
   return present ? expected : `missing: ${expected}`;
 }
 
@@ -83,7 +88,9 @@ export function loadRuleset(file: string): Ruleset {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new RuleFileError([{ file, path: '', message: `cannot read: ${(error as NodeJS.ErrnoException).code}` }]);
+    throw new RuleFileError([
+      { file, path: '', message: `cannot read: ${(error as NodeJS.ErrnoException).code}` },
+    ]);
   }
   return parseRuleset(file, text);
 }
@@ -122,7 +129,8 @@ export function loadRulesets(paths: readonly string[]): Ruleset[] {
       const ruleset = loadRuleset(file);
       const other = fileByName.get(ruleset.name);
       // The file name is the ruleset's identity (schedules, logs), so two files may not share one.
-      if (other) problems.push({ file, path: '', message: `ruleset name "${ruleset.name}" is also used by ${other}` });
+      if (other)
+        problems.push({ file, path: '', message: `ruleset name "${ruleset.name}" is also used by ${other}` });
       fileByName.set(ruleset.name, file);
       rulesets.push(ruleset);
     } catch (error) {

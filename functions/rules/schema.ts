@@ -16,7 +16,10 @@ const singleLine = (what: string) =>
     .regex(SINGLE_LINE, `expected ${what} without line breaks`);
 
 const searchText = singleLine('text to search for');
-const mailboxName = singleLine('a mailbox name').max(1000, 'expected a mailbox name of at most 1000 characters');
+const mailboxName = singleLine('a mailbox name').max(
+  1000,
+  'expected a mailbox name of at most 1000 characters',
+);
 const flag = z
   .string({ error: 'expected a flag such as \\Seen or a keyword such as $Invoice' })
   .regex(FLAG, 'expected a flag such as \\Seen or a keyword such as $Invoice (no spaces or ()[]{}%*"\\)');
@@ -34,7 +37,10 @@ const regex = z.string({ error: 'expected a regular expression' }).superRefine((
   try {
     compileUserRegex(source);
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `expected a valid regular expression: ${(error as Error).message}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a valid regular expression: ${(error as Error).message}`,
+    });
   }
 });
 const glob = singleLine('a file name pattern such as *.pdf');
@@ -46,51 +52,55 @@ const mimeType = z
 export const CLIENT_MATCH_KEYS = ['subjectMatches', 'fromMatches', 'headerMatches', 'attachment'] as const;
 
 export const MatchSchema = z.strictObject({
-    from: searchText.optional().describe('Substring of From (case-insensitive, server-side).'),
-    to: searchText.optional().describe('Substring of To.'),
-    cc: searchText.optional().describe('Substring of Cc.'),
-    subject: searchText.optional().describe('Substring of Subject.'),
-    body: searchText.optional().describe('Substring of the body.'),
-    text: searchText.optional().describe('Substring of headers or body.'),
-    header: z
-      .record(headerName, z.string().regex(SINGLE_LINE, 'expected a value without line breaks'))
-      .optional()
-      .describe('Header name to substring; an empty value means the header is present.'),
-    seen: z.boolean().optional(),
-    flagged: z.boolean().optional(),
-    answered: z.boolean().optional(),
-    draft: z.boolean().optional(),
-    keyword: flag.optional().describe('Message carries this keyword.'),
-    notKeyword: flag.optional().describe('Message does not carry this keyword.'),
-    olderThan: duration.optional().describe('Received (INTERNALDATE) longer ago than this.'),
-    newerThan: duration.optional().describe('Received within this long.'),
-    before: isoDate.optional().describe('Received before this day (UTC).'),
-    since: isoDate.optional().describe('Received on or after this day (UTC).'),
-    larger: size.optional().describe('Larger than this size.'),
-    smaller: size.optional().describe('Smaller than this size.'),
-    // Recursive keys need explicit types (zod 4 getters); emptiness is checked by checkMatchNotEmpty.
-    get any(): z.ZodOptional<z.ZodArray<typeof MatchSchema>> {
-      return z
-        .array(MatchSchema, { error: 'expected a list of matches' })
-        .min(1, 'expected at least one match in any')
-        .optional();
-    },
-    get not(): z.ZodOptional<typeof MatchSchema> {
-      return MatchSchema.optional();
-    },
-    subjectMatches: regex.optional().describe('Regular expression on the decoded subject (client-side).'),
-    fromMatches: regex.optional().describe('Regular expression on "Name <address>" of each sender.'),
-    headerMatches: z.record(headerName, regex).optional().describe('Header name to regular expression.'),
-    attachment: z
-      .strictObject({ type: mimeType.optional(), filename: glob.optional() })
-      .optional()
-      .describe('Has an attachment of this MIME type and/or file name (from BODYSTRUCTURE).'),
+  from: searchText.optional().describe('Substring of From (case-insensitive, server-side).'),
+  to: searchText.optional().describe('Substring of To.'),
+  cc: searchText.optional().describe('Substring of Cc.'),
+  subject: searchText.optional().describe('Substring of Subject.'),
+  body: searchText.optional().describe('Substring of the body.'),
+  text: searchText.optional().describe('Substring of headers or body.'),
+  header: z
+    .record(headerName, z.string().regex(SINGLE_LINE, 'expected a value without line breaks'))
+    .optional()
+    .describe('Header name to substring; an empty value means the header is present.'),
+  seen: z.boolean().optional(),
+  flagged: z.boolean().optional(),
+  answered: z.boolean().optional(),
+  draft: z.boolean().optional(),
+  keyword: flag.optional().describe('Message carries this keyword.'),
+  notKeyword: flag.optional().describe('Message does not carry this keyword.'),
+  olderThan: duration.optional().describe('Received (INTERNALDATE) longer ago than this.'),
+  newerThan: duration.optional().describe('Received within this long.'),
+  before: isoDate.optional().describe('Received before this day (UTC).'),
+  since: isoDate.optional().describe('Received on or after this day (UTC).'),
+  larger: size.optional().describe('Larger than this size.'),
+  smaller: size.optional().describe('Smaller than this size.'),
+  // Recursive keys need explicit types (zod 4 getters); emptiness is checked by checkMatchNotEmpty.
+  get any(): z.ZodOptional<z.ZodArray<typeof MatchSchema>> {
+    return z
+      .array(MatchSchema, { error: 'expected a list of matches' })
+      .min(1, 'expected at least one match in any')
+      .optional();
+  },
+  get not(): z.ZodOptional<typeof MatchSchema> {
+    return MatchSchema.optional();
+  },
+  subjectMatches: regex.optional().describe('Regular expression on the decoded subject (client-side).'),
+  fromMatches: regex.optional().describe('Regular expression on "Name <address>" of each sender.'),
+  headerMatches: z.record(headerName, regex).optional().describe('Header name to regular expression.'),
+  attachment: z
+    .strictObject({ type: mimeType.optional(), filename: glob.optional() })
+    .optional()
+    .describe('Has an attachment of this MIME type and/or file name (from BODYSTRUCTURE).'),
 });
 
 /** An empty match would select every message; refuse it at every level of the tree. */
 function checkMatchNotEmpty(match: Match, path: PropertyKey[], ctx: z.RefinementCtx): void {
   if (Object.keys(match).length === 0) {
-    ctx.addIssue({ code: 'custom', path, message: 'expected at least one match key (an empty match selects every message)' });
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: 'expected at least one match key (an empty match selects every message)',
+    });
   }
   match.any?.forEach((inner, index) => {
     checkMatchNotEmpty(inner, [...path, 'any', index], ctx);
@@ -100,7 +110,10 @@ function checkMatchNotEmpty(match: Match, path: PropertyKey[], ctx: z.Refinement
 
 const ActionSchema = z
   .strictObject({
-    addFlags: z.array(flag, { error: 'expected a list of flags' }).min(1, 'expected at least one flag').optional(),
+    addFlags: z
+      .array(flag, { error: 'expected a list of flags' })
+      .min(1, 'expected at least one flag')
+      .optional(),
     removeFlags: z
       .array(flag, { error: 'expected a list of flags' })
       .min(1, 'expected at least one flag')
@@ -124,7 +137,9 @@ export const RuleSchema = z
       .regex(/^[A-Za-z0-9][\w.-]{0,63}$/, 'expected a rule name of letters, digits, "-", "_" or "."'),
     mailbox: mailboxName.optional().describe('Mailbox for this rule; defaults to the ruleset mailbox.'),
     match: MatchSchema,
-    actions: z.array(ActionSchema, { error: 'expected a list of actions' }).min(1, 'expected at least one action'),
+    actions: z
+      .array(ActionSchema, { error: 'expected a list of actions' })
+      .min(1, 'expected at least one action'),
     limit: z
       .number({ error: 'expected a whole number' })
       .int('expected a whole number')

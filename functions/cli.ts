@@ -1,0 +1,104 @@
+import { parseArgs } from 'node:util';
+import { hasFailed, runRuleset } from './engine/run.ts';
+import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
+import { formatSummary } from './format-summary.ts';
+import { loadRulesets } from './rules/load.ts';
+import { rulesetJsonSchema } from './rules/schema.ts';
+import { loadAccountsFile } from './secrets/local.ts';
+
+export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
+
+const USAGE = `Usage:
+  mailsift validate [files|dirs...]            check rule files (default: rules/)
+  mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE]
+                                                run rulesets; --dry-run changes nothing
+  mailsift schema                               print the JSON Schema of rule files
+
+Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON).
+Exit codes: 0 all rules succeeded, 1 a rule or connection failed, 2 usage or validation error.`;
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const DEFAULT_RULE_PATHS = ['rules'];
+
+async function commandRun(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      'dry-run': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      accounts: { type: 'string' },
+    },
+  });
+  const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
+  const accountsFile = values.accounts ?? io.env.MAILSIFT_ACCOUNTS;
+  if (!accountsFile) throw new UsageError('no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS');
+  const accounts = loadAccountsFile(accountsFile);
+  // Resolve every account before connecting anywhere, so a typo fails before any mail is touched.
+  const resolved = rulesets.map((ruleset) => ({ ruleset, account: accounts.resolve(ruleset.account) }));
+  let failed = false;
+  for (const { ruleset, account } of resolved) {
+    const summary = await runRuleset(ruleset, account, { dryRun: values['dry-run'] });
+    failed ||= hasFailed(summary);
+    io.stdout(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+  }
+  return failed ? EXIT.ruleFailed : EXIT.ok;
+}
+
+function commandValidate(args: string[], io: CliIo): number {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
+  for (const ruleset of rulesets) {
+    io.stdout(
+      `ok  ${ruleset.name}: account ${ruleset.account}, ${ruleset.schedule}, ${ruleset.rules.length} rule(s)\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+/** Runs the CLI; returns the exit code. Never throws for user errors: they are printed. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'validate':
+        return commandValidate(args, io);
+      case 'run':
+        return await commandRun(args, io);
+      case 'schema':
+        io.stdout(`${JSON.stringify(rulesetJsonSchema(), null, 2)}\n`);
+        return EXIT.ok;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(`${USAGE}\n`);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    if (error instanceof RuleFileError) {
+      io.stderr(`${error.message}\n${error.problems.length} problem(s); nothing was run.\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`mailsift: ${(error as Error).message}\n\n${USAGE}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof AccountError) {
+      io.stderr(`mailsift: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof MailsiftError) {
+      io.stderr(`mailsift: ${error.message}\n`);
+      return EXIT.ruleFailed;
+    }
+    throw error;
+  }
+}

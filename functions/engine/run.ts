@@ -1,0 +1,220 @@
+import { ImapConnectError, MailsiftError } from '../errors.ts';
+import { DEFAULT_TIMEOUTS, type ImapAccount, ImapSession, type SessionTimeouts } from '../imap/session.ts';
+import type { Rule, Ruleset } from '../rules/schema.ts';
+import { applyAction } from './actions/index.ts';
+import { compileSearch } from './compile-search.ts';
+
+/** How many matched messages a dry run shows per rule. */
+const DRY_RUN_SAMPLE_SIZE = 5;
+
+export interface ActionSummary {
+  readonly type: string;
+  readonly target?: string;
+  readonly count: number;
+}
+
+export interface MessageSample {
+  readonly uid: number;
+  readonly date?: string;
+  readonly from?: string;
+  readonly subject?: string;
+}
+
+export interface RuleSummary {
+  readonly name: string;
+  readonly mailbox: string;
+  /** Messages the match selected (before `limit`). */
+  readonly matched: number;
+  /** Messages the actions were applied to (or would be, in a dry run). */
+  readonly acted: number;
+  readonly actions: ActionSummary[];
+  /** IMAP commands this rule sent. */
+  readonly imapCommands: number;
+  readonly sample?: MessageSample[];
+  readonly error?: string;
+  readonly errorType?: string;
+}
+
+export interface RulesetSummary {
+  readonly ruleset: string;
+  readonly account: string;
+  readonly dryRun: boolean;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly rules: RuleSummary[];
+  /** All IMAP commands of the run, connection and logout included. */
+  readonly imapCommands: number;
+  /** Set when the run could not start (connection, TLS, login) or was cut short. */
+  readonly error?: string;
+  readonly errorType?: string;
+}
+
+export interface RunOptions {
+  readonly dryRun: boolean;
+  readonly now?: Date;
+  readonly timeouts?: SessionTimeouts;
+}
+
+/** Per mailbox: messages later rules must not see again. */
+interface MailboxMemory {
+  /** Matched by a rule with `stop: true`. */
+  readonly stopped: Set<number>;
+  /** Moved or deleted by an earlier rule; only a dry run needs this, a real run's SEARCH no longer sees them. */
+  readonly removed: Set<number>;
+}
+
+/** Whether a run failed: the connection or any rule. */
+export function hasFailed(summary: RulesetSummary): boolean {
+  return summary.error !== undefined || summary.rules.some((rule) => rule.error !== undefined);
+}
+
+function describeError(error: unknown): { error: string; errorType: string } {
+  if (error instanceof MailsiftError) return { error: error.message, errorType: error.name };
+  return { error: error instanceof Error ? error.message : String(error), errorType: 'InternalError' };
+}
+
+async function runRule(
+  session: ImapSession,
+  rule: Rule,
+  mailboxPath: string,
+  memory: Map<string, MailboxMemory>,
+  options: RunOptions & { now: Date },
+): Promise<Omit<RuleSummary, 'imapCommands'>> {
+  const mailbox = await session.openMailbox(mailboxPath, options.dryRun);
+  const key = `${mailbox.path}\u0000${mailbox.uidValidity}`;
+  const remembered = memory.get(key) ?? { stopped: new Set<number>(), removed: new Set<number>() };
+  memory.set(key, remembered);
+
+  const compiled = compileSearch(rule.match, {
+    now: options.now,
+    hasWithin: session.hasCapability('WITHIN'),
+  });
+  const candidates = (await session.searchUids(compiled.search)).filter(
+    (uid) => !remembered.stopped.has(uid) && !remembered.removed.has(uid),
+  );
+  let matched = candidates;
+  if (compiled.check && compiled.fetch && candidates.length > 0) {
+    const subResults: Set<number>[] = [];
+    for (const query of compiled.subSearches) subResults.push(new Set(await session.searchUids(query)));
+    const check = compiled.check;
+    const messages = await session.fetch(candidates, compiled.fetch);
+    matched = messages
+      .filter((message) => check(message, subResults))
+      .map((message) => message.uid)
+      .sort((a, b) => a - b);
+  }
+  // Oldest first: the rest wait for the next run, which picks up where this one stopped.
+  const acted = matched.slice(0, rule.limit);
+  const sample = options.dryRun ? await sampleMessages(session, acted) : undefined;
+
+  const actions: ActionSummary[] = [];
+  let failure: ReturnType<typeof describeError> | undefined;
+  for (const action of rule.actions) {
+    try {
+      const outcome = await applyAction(action, { session, mailbox, uids: acted, dryRun: options.dryRun });
+      actions.push({ type: outcome.type, target: outcome.target, count: outcome.count });
+      if (outcome.removesMessages && options.dryRun) for (const uid of acted) remembered.removed.add(uid);
+    } catch (error) {
+      if (error instanceof ImapConnectError) throw error;
+      failure = describeError(error);
+      break; // later actions assume the earlier ones happened
+    }
+  }
+  if (rule.stop) for (const uid of matched) remembered.stopped.add(uid);
+  return {
+    name: rule.name,
+    mailbox: mailbox.path,
+    matched: matched.length,
+    acted: acted.length,
+    actions,
+    sample,
+    ...failure,
+  };
+}
+
+async function sampleMessages(session: ImapSession, uids: readonly number[]): Promise<MessageSample[]> {
+  if (uids.length === 0) return [];
+  const messages = await session.fetch(uids.slice(0, DRY_RUN_SAMPLE_SIZE), {
+    envelope: true,
+    internalDate: true,
+  });
+  return messages.map((message) => ({
+    uid: message.uid,
+    date: message.internalDate ? new Date(message.internalDate).toISOString() : undefined,
+    from: message.envelope?.from?.map((a) => a.address ?? a.name ?? '').join(', '),
+    subject: message.envelope?.subject,
+  }));
+}
+
+/**
+ * Runs one ruleset against one account: connect, then each rule in order, each rule's SEARCH seeing the
+ * mailbox as the previous rules left it. Never throws for IMAP trouble: failures are in the summary.
+ */
+export async function runRuleset(
+  ruleset: Ruleset,
+  account: ImapAccount,
+  options: RunOptions,
+): Promise<RulesetSummary> {
+  const started = Date.now();
+  const now = options.now ?? new Date(started);
+  const base = {
+    ruleset: ruleset.name,
+    account: ruleset.account,
+    dryRun: options.dryRun,
+    startedAt: now.toISOString(),
+  };
+  let session: ImapSession;
+  try {
+    session = await ImapSession.connect(account, options.timeouts ?? DEFAULT_TIMEOUTS);
+  } catch (error) {
+    return { ...base, durationMs: Date.now() - started, rules: [], imapCommands: 0, ...describeError(error) };
+  }
+  const rules: RuleSummary[] = [];
+  const memory = new Map<string, MailboxMemory>();
+  let fatal: ReturnType<typeof describeError> | undefined;
+  try {
+    for (const rule of ruleset.rules) {
+      const mailbox = rule.mailbox ?? ruleset.mailbox;
+      const before = session.commands.length;
+      if (fatal) {
+        rules.push({
+          name: rule.name,
+          mailbox,
+          matched: 0,
+          acted: 0,
+          actions: [],
+          imapCommands: 0,
+          error: `not run: ${fatal.error}`,
+          errorType: fatal.errorType,
+        });
+        continue;
+      }
+      try {
+        const summary = await runRule(session, rule, mailbox, memory, { ...options, now });
+        rules.push({ ...summary, imapCommands: session.commands.length - before });
+      } catch (error) {
+        const described = describeError(error);
+        // A lost connection ends the run; every other failure ends only this rule.
+        if (error instanceof ImapConnectError) fatal = described;
+        rules.push({
+          name: rule.name,
+          mailbox,
+          matched: 0,
+          acted: 0,
+          actions: [],
+          imapCommands: session.commands.length - before,
+          ...described,
+        });
+      }
+    }
+  } finally {
+    await session.close();
+  }
+  return {
+    ...base,
+    durationMs: Date.now() - started,
+    rules,
+    imapCommands: session.commands.length,
+    ...fatal,
+  };
+}

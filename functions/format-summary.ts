@@ -1,0 +1,39 @@
+import type { RulesetSummary } from './engine/run.ts';
+
+/**
+ * Server-provided text (subjects, addresses, error text) is data: control characters, including terminal
+ * escape sequences, are shown escaped instead of being written to the user's terminal.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** The human summary of one ruleset run. */
+export function formatSummary(summary: RulesetSummary): string {
+  const mode = summary.dryRun ? 'dry run, nothing changed' : 'run';
+  const lines = [
+    `${summary.ruleset} (account ${summary.account}, ${mode}, ${summary.durationMs} ms, ${summary.imapCommands} IMAP commands)`,
+  ];
+  if (summary.error) lines.push(`  FAILED: ${printable(summary.error)}`);
+  for (const rule of summary.rules) {
+    const verb = summary.dryRun ? 'would act on' : 'acted on';
+    lines.push(
+      `  ${rule.error ? 'FAIL' : 'ok  '} ${rule.name} [${printable(rule.mailbox)}]: matched ${rule.matched}, ${verb} ${rule.acted}`,
+    );
+    for (const action of rule.actions) {
+      lines.push(
+        `         ${action.type}${action.target ? ` ${printable(action.target)}` : ''}: ${action.count}`,
+      );
+    }
+    for (const message of rule.sample ?? []) {
+      const date = message.date?.slice(0, 10) ?? '(no date)';
+      lines.push(`         - ${date}  ${printable(message.from ?? '')}  ${printable(message.subject ?? '')}`);
+    }
+    if (rule.error) lines.push(`         error: ${printable(rule.error)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

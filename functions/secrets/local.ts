@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AccountError } from '../errors.ts';
+import type { ImapAccount } from '../imap/session.ts';
+import { formatPath } from '../rules/load.ts';
+
+const DEFAULT_PORTS = { implicit: 993, starttls: 143 } as const;
+
+const secretValue = z.union([z.string().min(1), z.strictObject({ env: z.string().min(1) })], {
+  error: 'expected a string or { env: NAME }',
+});
+
+const AccountEntrySchema = z.strictObject({
+  host: z.string({ error: 'expected a host name' }).min(1, 'expected a host name'),
+  port: z.number({ error: 'expected a port number' }).int().min(1).max(65535).optional(),
+  tls: z.enum(['implicit', 'starttls'], { error: 'expected implicit or starttls' }).default('implicit'),
+  user: secretValue,
+  password: secretValue,
+  ca: z.string({ error: 'expected the path of a PEM file' }).min(1).optional(),
+});
+
+const AccountsFileSchema = z.record(z.string(), AccountEntrySchema);
+
+export type AccountEntry = z.output<typeof AccountEntrySchema>;
+
+/** Named accounts from a local file; secrets are resolved only when an account is asked for. */
+export interface AccountDirectory {
+  readonly source: string;
+  resolve(name: string): ImapAccount;
+}
+
+function resolveSecret(value: string | { env: string }, account: string, field: string): string {
+  if (typeof value === 'string') return value;
+  const found = process.env[value.env];
+  if (found === undefined || found === '') {
+    throw new AccountError(
+      `account ${JSON.stringify(account)}: ${field} refers to environment variable ${value.env}, which is not set`,
+    );
+  }
+  return found;
+}
+
+/** Builds an account from a validated entry; `baseDir` anchors a relative `ca` path. */
+export function accountFromEntry(name: string, entry: AccountEntry, baseDir: string): ImapAccount {
+  let ca: string | undefined;
+  if (entry.ca) {
+    const caPath = resolve(baseDir, entry.ca);
+    try {
+      ca = readFileSync(caPath, 'utf8');
+    } catch (error) {
+      throw new AccountError(
+        `account ${JSON.stringify(name)}: cannot read ca file ${caPath} (${(error as NodeJS.ErrnoException).code})`,
+      );
+    }
+  }
+  return {
+    host: entry.host,
+    port: entry.port ?? DEFAULT_PORTS[entry.tls],
+    tls: entry.tls,
+    user: resolveSecret(entry.user, name, 'user'),
+    password: resolveSecret(entry.password, name, 'password'),
+    ...(ca ? { ca } : {}),
+  };
+}
+
+/**
+ * Reads an accounts file (YAML or JSON): account name → `{host, port?, tls?, user, password, ca?}`.
+ * @throws AccountError naming the file and field; never echoes a value from the file.
+ */
+export function loadAccountsFile(file: string): AccountDirectory {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new AccountError(`cannot read accounts file ${file} (${(error as NodeJS.ErrnoException).code})`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch {
+    throw new AccountError(`${file}: not valid YAML or JSON`);
+  }
+  const parsed = AccountsFileSchema.safeParse(data);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const detail =
+        issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : issue.message;
+      return `${file}: ${formatPath(issue.path)}: ${detail}`;
+    });
+    throw new AccountError(problems.join('\n'));
+  }
+  const entries = parsed.data;
+  return {
+    source: file,
+    resolve(name) {
+      const entry = entries[name];
+      if (!entry) throw new AccountError(`account ${JSON.stringify(name)} is not in ${file}`);
+      return accountFromEntry(name, entry, dirname(file));
+    },
+  };
+}

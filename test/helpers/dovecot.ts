@@ -1,0 +1,309 @@
+/**
+ * Starts a real, throwaway Dovecot on 127.0.0.1 for one test file: private config, self-signed certificate,
+ * implicit TLS and STARTTLS listeners on free high ports. Fails loudly when Dovecot cannot start.
+ */
+import { execFile as execFileCallback, execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ImapAccount } from '../../functions/imap/session.ts';
+
+const execFile = promisify(execFileCallback);
+
+/** Dovecot 2.3's post-login capabilities; a test can take some away to act like an older server. */
+const DEFAULT_CAPABILITIES =
+  'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS ' +
+  'THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED ' +
+  'I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE ' +
+  'SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE';
+
+/** The `mail` system user owns the mail store: Dovecot refuses to serve mail as root. */
+const MAIL_UID = 8;
+const MAIL_GID = 8;
+
+export interface DovecotOptions {
+  /** Capabilities removed from what Dovecot advertises after login (e.g. MOVE, UIDPLUS, WITHIN). */
+  readonly withoutCapabilities?: readonly string[];
+  /** Whether the Trash mailbox carries SPECIAL-USE \Trash (default true). */
+  readonly specialUseTrash?: boolean;
+}
+
+export interface SeedMessage {
+  readonly raw: string | Buffer;
+  /** Maildir flag letters: S seen, F flagged, R answered, D draft, T deleted. */
+  readonly flags?: string;
+  /** INTERNALDATE; Dovecot's maildir takes it from the file's mtime. */
+  readonly internalDate?: Date;
+}
+
+export interface MessageState {
+  readonly uid: number;
+  readonly flags: readonly string[];
+  readonly messageId: string;
+}
+
+export interface TestDovecot {
+  readonly dir: string;
+  readonly configFile: string;
+  readonly imapsPort: number;
+  readonly imapPort: number;
+  /** PEM of the self-signed server certificate (CN localhost, SAN localhost and 127.0.0.1). */
+  readonly certificate: string;
+  readonly certificateFile: string;
+  /** A fresh user with an empty mailbox; returns its name. */
+  addUser(password?: string): string;
+  /** Account settings for a user, trusting the test certificate, over implicit TLS unless overridden. */
+  account(user: string, overrides?: Partial<ImapAccount>): ImapAccount;
+  /** Writes messages straight into a user's maildir (fast, and sets INTERNALDATE exactly). */
+  seed(user: string, mailbox: string, messages: readonly SeedMessage[]): void;
+  /** Runs `doveadm -c <config> …` and returns its output. */
+  doveadm(...args: string[]): Promise<string>;
+  /** Every message of every mailbox of `user`, by mailbox, UIDs ascending. */
+  mailboxState(user: string): Promise<Map<string, MessageState[]>>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+async function waitForPort(port: number, deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline)
+      throw new Error(`Dovecot did not listen on 127.0.0.1:${port} in ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function makeCertificate(dir: string): { certFile: string; keyFile: string } {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'pipe' },
+  );
+  return { certFile, keyFile };
+}
+
+let seedCounter = 0;
+
+/** Starts Dovecot. @throws with the reason and the fix when it cannot (never skips). */
+export async function startDovecot(options: DovecotOptions = {}): Promise<TestDovecot> {
+  try {
+    execFileSync('dovecot', ['--version'], { stdio: 'pipe' });
+  } catch {
+    throw new Error('Dovecot is not installed; the IMAP tests need it: apt-get install -y dovecot-imapd');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mailsift-dovecot-'));
+  // Dovecot's unprivileged processes (mail, dovecot, dovenull) must traverse the directory.
+  chmodSync(dir, 0o755);
+  for (const sub of ['run', 'state', 'home']) mkdirSync(join(dir, sub), { mode: 0o755 });
+  chownSync(join(dir, 'home'), MAIL_UID, MAIL_GID);
+  const { certFile, keyFile } = makeCertificate(dir);
+  const usersFile = join(dir, 'users');
+  writeFileSync(usersFile, '');
+  const [imapsPort, imapPort] = [await freePort(), await freePort()];
+  const capabilities = DEFAULT_CAPABILITIES.split(' ')
+    .filter((cap) => !(options.withoutCapabilities ?? []).includes(cap))
+    .join(' ');
+  const trashSpecialUse = options.specialUseTrash === false ? '' : '    special_use = \\Trash\n';
+  const configFile = join(dir, 'dovecot.conf');
+  writeFileSync(
+    configFile,
+    `base_dir = ${dir}/run
+state_dir = ${dir}/state
+log_path = ${dir}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <${certFile}
+ssl_key = <${keyFile}
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 0
+mail_location = maildir:~/Maildir
+imap_capability = ${capabilities}
+passdb {
+  driver = passwd-file
+  args = ${usersFile}
+}
+userdb {
+  driver = passwd-file
+  args = ${usersFile}
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    port = ${imapPort}
+  }
+  inet_listener imaps {
+    port = ${imapsPort}
+    ssl = yes
+  }
+}
+service anvil {
+  chroot =
+}
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Trash {
+${trashSpecialUse}  }
+}
+`,
+  );
+  try {
+    // Dovecot daemonizes; its output goes to a file, since an inherited pipe would stay open in the daemon.
+    const startLog = openSync(join(dir, 'start.log'), 'w');
+    try {
+      execFileSync('dovecot', ['-c', configFile], { stdio: ['ignore', startLog, startLog], timeout: 10_000 });
+    } finally {
+      closeSync(startLog);
+    }
+    await waitForPort(imapsPort, 10_000);
+  } catch (error) {
+    let log = '';
+    try {
+      log = readFileSync(join(dir, 'start.log'), 'utf8') + readFileSync(join(dir, 'dovecot.log'), 'utf8');
+    } catch {}
+    throw new Error(`Dovecot failed to start: ${(error as Error).message}\n${log}`);
+  }
+  const certificate = readFileSync(certFile, 'utf8');
+  let userCounter = 0;
+
+  const doveadm = async (...args: string[]) =>
+    (await execFile('doveadm', ['-c', configFile, ...args])).stdout;
+  const homeOf = (user: string) => join(dir, 'home', user);
+  const maildirOf = (user: string, mailbox: string) =>
+    mailbox.toUpperCase() === 'INBOX'
+      ? join(homeOf(user), 'Maildir')
+      : join(homeOf(user), 'Maildir', `.${mailbox.replaceAll('/', '.')}`);
+
+  return {
+    dir,
+    configFile,
+    imapsPort,
+    imapPort,
+    certificate,
+    certificateFile: certFile,
+    addUser(password = 'secret') {
+      userCounter += 1;
+      const user = `user${userCounter}`;
+      mkdirSync(homeOf(user), { recursive: true });
+      chownSync(homeOf(user), MAIL_UID, MAIL_GID);
+      appendFileSync(usersFile, `${user}:{PLAIN}${password}:${MAIL_UID}:${MAIL_GID}::${homeOf(user)}\n`);
+      return user;
+    },
+    account(user, overrides = {}) {
+      return {
+        host: '127.0.0.1',
+        port: imapsPort,
+        tls: 'implicit',
+        user,
+        password: 'secret',
+        ca: certificate,
+        ...overrides,
+      };
+    },
+    seed(user, mailbox, messages) {
+      const base = maildirOf(user, mailbox);
+      for (const sub of ['', 'cur', 'new', 'tmp']) {
+        mkdirSync(join(base, sub), { recursive: true });
+        chownSync(join(base, sub), MAIL_UID, MAIL_GID);
+      }
+      if (mailbox.toUpperCase() !== 'INBOX') {
+        // Maildir++ marks a folder with this file; subscriptions do not matter for SELECT.
+        writeFileSync(join(base, 'maildirfolder'), '');
+      }
+      for (const message of messages) {
+        seedCounter += 1;
+        // Zero-padded sequence keeps Dovecot's UID order equal to the seeding order.
+        const name = `${String(seedCounter).padStart(9, '0')}.M${seedCounter}P${process.pid}.test:2,${[...(message.flags ?? '')].sort().join('')}`;
+        const file = join(base, 'cur', name);
+        writeFileSync(file, message.raw);
+        chownSync(file, MAIL_UID, MAIL_GID);
+        if (message.internalDate) utimesSync(file, message.internalDate, message.internalDate);
+      }
+    },
+    doveadm,
+    async mailboxState(user) {
+      const output = await doveadm('fetch', '-u', user, 'mailbox uid flags hdr.message-id', 'all');
+      const state = new Map<string, MessageState[]>();
+      for (const record of output
+        .split('\f')
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const field = (name: string) => new RegExp(`^${name}: ?(.*)$`, 'm').exec(record)?.[1]?.trim() ?? '';
+        const mailbox = field('mailbox');
+        const list = state.get(mailbox) ?? [];
+        list.push({
+          uid: Number(field('uid')),
+          flags: field('flags').split(' ').filter(Boolean).sort(),
+          messageId: field('hdr.message-id'),
+        });
+        state.set(mailbox, list);
+      }
+      for (const list of state.values()) list.sort((a, b) => a.uid - b.uid);
+      return state;
+    },
+    async stop() {
+      try {
+        await doveadm('stop');
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
