@@ -68,7 +68,7 @@ function serverKeysOf(match: Match, context: SearchContext, approximate: boolean
     if (match.olderThan !== undefined) query.before = laterOf(query.before, cutoff(match.olderThan), 'min');
     if (match.newerThan !== undefined) query.since = laterOf(query.since, cutoff(match.newerThan), 'max');
   }
-  if (match.any && match.any.every((inner) => isPure(inner, context))) {
+  if (match.any?.every((inner) => isPure(inner, context))) {
     query.or = match.any.map((inner) => serverKeysOf(inner, context, false));
   }
   if (match.not && isPure(match.not, context)) query.not = serverKeysOf(match.not, context, false);

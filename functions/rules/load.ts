@@ -60,14 +60,14 @@ function problemsFromIssues(
  */
 export function parseRuleset(file: string, text: string): Ruleset {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new RuleFileError(
       doc.errors.map((error) => ({
         file,
         line: error.linePos?.[0].line,
         path: '',
-        message: `YAML syntax: ${error.message.split('\n')[0]}`,
+        message: `YAML syntax: ${(error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
       })),
     );
   }
