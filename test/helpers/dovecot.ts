@@ -4,7 +4,6 @@
  */
 import { execFile as execFileCallback, execFileSync } from 'node:child_process';
 import {
-  appendFileSync,
   chmodSync,
   chownSync,
   closeSync,
@@ -151,8 +150,10 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<TestDo
   for (const sub of ['run', 'state', 'home']) mkdirSync(join(dir, sub), { mode: 0o755 });
   chownSync(join(dir, 'home'), MAIL_UID, MAIL_GID);
   const { certFile, keyFile } = makeCertificate(dir);
-  const usersFile = join(dir, 'users');
-  writeFileSync(usersFile, '');
+  // One passwd-file per user: Dovecot re-reads a changed passwd-file at most once a second, so users
+  // added to one shared file within a second could be "unknown" to it.
+  const usersDir = join(dir, 'users');
+  mkdirSync(usersDir, { mode: 0o755 });
   const [imapsPort, imapPort] = [await freePort(), await freePort()];
   const capabilities = DEFAULT_CAPABILITIES.split(' ')
     .filter((cap) => !(options.withoutCapabilities ?? []).includes(cap))
@@ -176,11 +177,11 @@ mail_location = maildir:~/Maildir
 imap_capability = ${capabilities}
 passdb {
   driver = passwd-file
-  args = ${usersFile}
+  args = ${usersDir}/%u
 }
 userdb {
   driver = passwd-file
-  args = ${usersFile}
+  args = ${usersDir}/%u
 }
 service imap-login {
   chroot =
@@ -242,7 +243,10 @@ ${trashSpecialUse}  }
       const user = `user${userCounter}`;
       mkdirSync(homeOf(user), { recursive: true });
       chownSync(homeOf(user), MAIL_UID, MAIL_GID);
-      appendFileSync(usersFile, `${user}:{PLAIN}${password}:${MAIL_UID}:${MAIL_GID}::${homeOf(user)}\n`);
+      writeFileSync(
+        join(usersDir, user),
+        `${user}:{PLAIN}${password}:${MAIL_UID}:${MAIL_GID}::${homeOf(user)}\n`,
+      );
       return user;
     },
     account(user, overrides = {}) {
