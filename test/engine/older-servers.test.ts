@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { runRuleset } from '../../functions/engine/run.ts';
+import { ImapSession } from '../../functions/imap/session.ts';
+import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { makeMail } from '../helpers/mail.ts';
+import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
+
+/** Two matched newsletters and one message another client marked \Deleted but did not expunge. */
+function seedWithForeignDeleted(dovecot: TestDovecot): string {
+  const user = dovecot.addUser();
+  dovecot.seed(user, 'INBOX', [
+    { raw: makeMail({ messageId: 'n1', from: 'news@letters.test' }) },
+    { raw: makeMail({ messageId: 'keep', from: 'friend@x.test' }), flags: 'T' },
+    { raw: makeMail({ messageId: 'n2', from: 'news@letters.test' }) },
+  ]);
+  return user;
+}
+
+const MOVE_NEWS = rulesetOf(
+  'rules:\n  - { name: file-news, match: { from: news@ }, actions: [{ moveTo: News }] }\n',
+);
+
+describe('a server without MOVE (RFC 6851)', () => {
+  let dovecot: TestDovecot;
+  before(async () => {
+    dovecot = await startDovecot({ withoutCapabilities: ['MOVE'] });
+  });
+  after(async () => {
+    await dovecot?.stop();
+  });
+
+  it('moves with COPY, \\Deleted and UID EXPUNGE of exactly the moved UIDs', async () => {
+    const user = seedWithForeignDeleted(dovecot);
+    const session = await ImapSession.connect(dovecot.account(user));
+    assert.equal(session.hasCapability('MOVE'), false);
+    await session.close();
+
+    const summary = await runRuleset(MOVE_NEWS, dovecot.account(user), { dryRun: false });
+
+    assert.equal(summary.rules[0]?.error, undefined);
+    const state = await dovecot.mailboxState(user);
+    assert.deepEqual(idsIn(state, 'News'), ['n1', 'n2']);
+    // The message another client marked \Deleted is still there: no bare EXPUNGE was sent.
+    assert.deepEqual(idsIn(state, 'INBOX'), ['keep']);
+  });
+});
+
+describe('a server without MOVE and UIDPLUS (RFC 4315)', () => {
+  let dovecot: TestDovecot;
+  before(async () => {
+    dovecot = await startDovecot({ withoutCapabilities: ['MOVE', 'UIDPLUS'] });
+  });
+  after(async () => {
+    await dovecot?.stop();
+  });
+
+  it('refuses moveTo and delete with a clear message, copying and expunging nothing', async () => {
+    const user = seedWithForeignDeleted(dovecot);
+    const summary = await runRuleset(
+      rulesetOf(`rules:
+  - { name: file-news, match: { from: news@ }, actions: [{ moveTo: News }] }
+  - { name: purge-news, match: { from: news@ }, actions: [{ delete: expunge }] }
+  - { name: trash-news, match: { from: news@ }, actions: [{ delete: trash }] }
+`),
+      dovecot.account(user),
+      { dryRun: false },
+    );
+    for (const rule of summary.rules) {
+      assert.equal(rule.errorType, 'CapabilityError');
+      assert.match(rule.error ?? '', /offers neither MOVE nor UIDPLUS.*marked \\Deleted/);
+    }
+    assert.equal(summary.rules[0]?.error, summary.rules[1]?.error?.replace('expunge', 'move'));
+    const state = await dovecot.mailboxState(user);
+    assert.deepEqual(idsIn(state, 'INBOX'), ['keep', 'n1', 'n2']);
+    assert.equal(state.has('News'), false);
+  });
+
+  it('says the same in a dry run', async () => {
+    const user = seedWithForeignDeleted(dovecot);
+    const summary = await runRuleset(MOVE_NEWS, dovecot.account(user), { dryRun: true });
+    assert.equal(summary.rules[0]?.errorType, 'CapabilityError');
+  });
+});
+
+describe('a server without WITHIN (RFC 5032)', () => {
+  let dovecot: TestDovecot;
+  before(async () => {
+    dovecot = await startDovecot({ withoutCapabilities: ['WITHIN'] });
+  });
+  after(async () => {
+    await dovecot?.stop();
+  });
+
+  it('decides sub-day olderThan/newerThan from INTERNALDATE on the client, exactly', async () => {
+    const user = dovecot.addUser();
+    const now = Date.now();
+    dovecot.seed(
+      user,
+      'INBOX',
+      [30, 80, 100, 180, 60 * 30].map((minutes) => ({
+        raw: makeMail({ messageId: `m${minutes}` }),
+        internalDate: new Date(now - minutes * 60_000),
+      })),
+    );
+    const summary = await runRuleset(
+      rulesetOf(`rules:
+  - { name: old, match: { olderThan: 90m }, actions: [{ addFlags: [$Old] }] }
+  - { name: young, match: { newerThan: 2h }, actions: [{ addFlags: [$Young] }] }
+  - { name: not-old, match: { not: { olderThan: 90m } }, actions: [{ addFlags: [$NotOld] }] }
+`),
+      dovecot.account(user),
+      { dryRun: false },
+    );
+    assert.deepEqual(
+      summary.rules.map((rule) => rule.error),
+      [undefined, undefined, undefined],
+    );
+    const state = await dovecot.mailboxState(user);
+    assert.deepEqual(idsIn(state, 'INBOX', '$Old'), ['m100', 'm180', 'm1800']);
+    assert.deepEqual(idsIn(state, 'INBOX', '$Young'), ['m100', 'm30', 'm80']);
+    assert.deepEqual(idsIn(state, 'INBOX', '$NotOld'), ['m30', 'm80']);
+  });
+});
