@@ -54,6 +54,14 @@ const TLS_ERROR_CODES = new Set([
   'EPROTO',
 ]);
 
+const TIMEOUT_CODES = new Set([
+  'ETIMEOUT',
+  'ETIMEDOUT',
+  'GREETING_TIMEOUT',
+  'CONNECT_TIMEOUT',
+  'UPGRADE_TIMEOUT',
+]);
+
 export interface MailboxInfo {
   readonly path: string;
   readonly uidValidity: bigint;
@@ -419,7 +427,12 @@ function classifyConnectError(error: ImapFlowCommandError, account: ImapAccount)
         'no credentials were sent',
     );
   }
-  if (TLS_ERROR_CODES.has(code) || /certificate|ssl|tls/i.test(error.message)) {
+  if (TIMEOUT_CODES.has(code)) {
+    return new ImapConnectError(
+      `${where} did not answer in time (${code}); the run gave up instead of waiting`,
+    );
+  }
+  if (TLS_ERROR_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
     return new ImapTlsError(
       `TLS with ${where} failed: ${code || error.message}` +
         (code.includes('CERT') || code.includes('ALTNAME')

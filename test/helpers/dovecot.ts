@@ -63,6 +63,7 @@ export interface TestDovecot {
   /** PEM of the self-signed server certificate (CN localhost, SAN localhost and 127.0.0.1). */
   readonly certificate: string;
   readonly certificateFile: string;
+  readonly keyFile: string;
   /** A fresh user with an empty mailbox; returns its name. */
   addUser(password?: string): string;
   /** Account settings for a user, trusting the test certificate, over implicit TLS unless overridden. */
@@ -166,7 +167,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<TestDo
 state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
 protocols = imap
-listen = 127.0.0.1
+listen = 127.0.0.1, 127.0.0.2
 ssl = yes
 ssl_cert = <${certFile}
 ssl_key = <${keyFile}
@@ -238,6 +239,7 @@ ${trashSpecialUse}  }
     imapPort,
     certificate,
     certificateFile: certFile,
+    keyFile,
     addUser(password = 'secret') {
       userCounter += 1;
       const user = `user${userCounter}`;

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CORPUS } from './helpers/corpus.ts';
+import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
+import { idsIn } from './helpers/rulesets.ts';
+
+let dovecot: TestDovecot;
+let work: string;
+
+before(async () => {
+  // The CLI under test is the bundled bin, as a user runs it.
+  execFileSync('node', ['scripts/build.mjs']);
+  dovecot = await startDovecot();
+  work = mkdtempSync(join(tmpdir(), 'mailsift-cli-'));
+});
+after(async () => {
+  await dovecot?.stop();
+});
+
+function mailsift(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync('node', ['bin/mailsift.js', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, MAILSIFT_ACCOUNTS: '', ...env },
+    timeout: 60_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A rules dir with one ruleset for account `test`, and an accounts file whose password comes from the env. */
+function setup(rules: string): { dir: string; accounts: string; user: string } {
+  const user = dovecot.addUser('pa"ss\\wörd');
+  dovecot.seed(user, 'INBOX', CORPUS);
+  const home = mkdtempSync(join(work, 'setup-'));
+  const dir = join(home, 'rules');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'inbox.yaml'), `account: test\nschedule: rate(5 minutes)\nrules:\n${rules}`);
+  writeFileSync(join(home, 'ca.pem'), dovecot.certificate);
+  const accounts = join(home, 'accounts.yaml');
+  writeFileSync(
+    accounts,
+    `test:\n  host: 127.0.0.1\n  port: ${dovecot.imapsPort}\n  tls: implicit\n  user: ${user}\n  password: { env: TEST_IMAP_PASSWORD }\n  ca: ca.pem\n`,
+  );
+  return { dir, accounts, user };
+}
+
+const PASSWORD_ENV = { TEST_IMAP_PASSWORD: 'pa"ss\\wörd' };
+
+describe('mailsift validate', () => {
+  it('accepts the shipped rules/ with exit 0', () => {
+    const result = mailsift(['validate']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^ok {2}file-invoices: account billing, rate\(15 minutes\), 2 rule\(s\)$/m);
+  });
+
+  it('lists every problem and exits 2 for an invalid file', () => {
+    const file = join(work, 'bad.yaml');
+    writeFileSync(
+      file,
+      'account: x\nschedule: rate(5 minutes)\nrules:\n  - name: a\n    match: { sbject: x }\n    actions: [{ moveTo: "" }]\n',
+    );
+    const result = mailsift(['validate', file]);
+    assert.equal(result.code, 2);
+    assert.equal(
+      result.stderr,
+      `${file}:5: rules[0].match.sbject: unknown key\n` +
+        `${file}:5: rules[0].match: expected at least one match key (an empty match selects every message)\n` +
+        `${file}:6: rules[0].actions[0].moveTo: expected a mailbox name, not an empty string\n` +
+        '3 problem(s); nothing was run.\n',
+    );
+  });
+});
+
+describe('mailsift run', () => {
+  const RULES = `  - { name: file-billing, match: { from: billing@ }, actions: [{ addFlags: [$Billing] }, { moveTo: Finance }] }
+  - { name: flag-alerts, match: { subjectMatches: '^\\[ALERT\\]' }, actions: [{ addFlags: ['\\Flagged'] }] }
+`;
+
+  it('--dry-run --json prints one summary line per ruleset and changes nothing', async () => {
+    const { dir, accounts, user } = setup(RULES);
+    const before = await dovecot.mailboxState(user);
+    const result = mailsift(['run', dir, '--dry-run', '--json', '--accounts', accounts], PASSWORD_ENV);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const summary = JSON.parse(lines[0] ?? '');
+    assert.equal(summary.ruleset, 'inbox');
+    assert.equal(summary.account, 'test');
+    assert.equal(summary.dryRun, true);
+    assert.equal(typeof summary.durationMs, 'number');
+    assert.ok(!Number.isNaN(Date.parse(summary.startedAt)));
+    assert.deepEqual(
+      summary.rules.map(
+        (rule: { name: string; mailbox: string; matched: number; acted: number; actions: unknown }) => [
+          rule.name,
+          rule.mailbox,
+          rule.matched,
+          rule.acted,
+          rule.actions,
+        ],
+      ),
+      [
+        [
+          'file-billing',
+          'INBOX',
+          2,
+          2,
+          [
+            { type: 'addFlags', target: '$Billing', count: 2 },
+            { type: 'moveTo', target: 'Finance', count: 2 },
+          ],
+        ],
+        ['flag-alerts', 'INBOX', 1, 1, [{ type: 'addFlags', target: '\\Flagged', count: 1 }]],
+      ],
+    );
+    assert.deepEqual(await dovecot.mailboxState(user), before);
+  });
+
+  it('runs for real with a human summary, exit 0', async () => {
+    const { dir, accounts, user } = setup(RULES);
+    const result = mailsift(['run', dir], { ...PASSWORD_ENV, MAILSIFT_ACCOUNTS: accounts });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^inbox \(account test, run, \d+ ms, \d+ IMAP commands\)$/m);
+    assert.match(result.stdout, /^ {2}ok {3}file-billing \[INBOX\]: matched 2, acted on 2$/m);
+    const state = await dovecot.mailboxState(user);
+    assert.deepEqual(idsIn(state, 'Finance', '$Billing'), ['inv1', 'inv2']);
+    assert.deepEqual(idsIn(state, 'INBOX', '\\Flagged'), ['alert1', 'news2']);
+  });
+
+  it('exits 1 when a rule fails, after running the others', async () => {
+    const { dir, accounts, user } =
+      setup(`  - { name: broken, mailbox: Missing, match: { seen: true }, actions: [{ addFlags: [$X] }] }
+  - { name: works, match: { seen: true }, actions: [{ addFlags: [$Y] }] }
+`);
+    const result = mailsift(['run', dir, '--json', '--accounts', accounts], PASSWORD_ENV);
+    assert.equal(result.code, 1);
+    const summary = JSON.parse(result.stdout);
+    assert.equal(summary.rules[0].error, 'mailbox "Missing" does not exist');
+    assert.equal(summary.rules[1].error, undefined);
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Y'), ['inv1', 'news1']);
+  });
+
+  it('exits 1 on a wrong password and never prints it', () => {
+    const { dir, accounts } = setup(RULES);
+    const wrong = 'Wr0ng-"secret"-\\-ü';
+    const result = mailsift(['run', dir, '--accounts', accounts], { TEST_IMAP_PASSWORD: wrong });
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /FAILED: login to 127\.0\.0\.1:\d+ as "user\d+" was rejected/);
+    for (const output of [result.stdout, result.stderr]) {
+      assert.ok(!output.includes(wrong));
+      assert.ok(!output.includes('secret'));
+    }
+  });
+
+  it('exits 2 before connecting when the accounts file lacks an account or an env variable', () => {
+    const { dir, accounts } = setup(RULES);
+    const noEnv = mailsift(['run', dir, '--accounts', accounts]);
+    assert.equal(noEnv.code, 2);
+    assert.equal(
+      noEnv.stderr,
+      'mailsift: account "test": password refers to environment variable TEST_IMAP_PASSWORD, which is not set\n',
+    );
+    const other = join(work, 'other-accounts.yaml');
+    writeFileSync(other, 'someone: { host: h, user: u, password: p }\n');
+    const missing = mailsift(['run', dir, '--accounts', other]);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr, `mailsift: account "test" is not in ${other}\n`);
+    const none = mailsift(['run', dir]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS/);
+  });
+});

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { createServer as createTlsServer } from 'node:tls';
+import { ImapAuthError, ImapConnectError, ImapTlsError } from '../../functions/errors.ts';
+import { ImapSession } from '../../functions/imap/session.ts';
+import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+
+let dovecot: TestDovecot;
+before(async () => {
+  dovecot = await startDovecot();
+});
+after(async () => {
+  await dovecot?.stop();
+});
+
+const FAST = { connectMs: 2000, greetingMs: 1000, socketMs: 2000 };
+
+/** A plaintext fake IMAP server that records every byte it receives and answers from a script. */
+async function fakeServer(
+  greeting: string | null,
+  answer: (line: string, socket: Socket) => void,
+  secure = false,
+): Promise<{ port: number; received: () => string; close: () => Promise<void> }> {
+  let received = '';
+  const sockets = new Set<Socket>();
+  const onConnection = (socket: Socket) => {
+    sockets.add(socket);
+    if (greeting !== null) socket.write(greeting);
+    let buffer = '';
+    socket.on('data', (data) => {
+      received += data.toString('latin1');
+      buffer += data.toString('latin1');
+      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
+        answer(buffer.slice(0, end), socket);
+        buffer = buffer.slice(end + 2);
+      }
+    });
+    socket.on('error', () => {});
+  };
+  const server: Server = secure
+    ? createTlsServer({ cert: dovecot.certificate, key: readFileSync(dovecot.keyFile) }, onConnection)
+    : createServer(onConnection);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  return {
+    port: address.port,
+    received: () => received,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('ImapSession.connect', () => {
+  it('logs in over implicit TLS, trusting the account CA', async () => {
+    const user = dovecot.addUser();
+    const session = await ImapSession.connect(dovecot.account(user), FAST);
+    assert.equal(session.hasCapability('UIDPLUS'), true);
+    await session.close();
+  });
+
+  it('logs in over STARTTLS and re-reads capabilities after TLS', async () => {
+    const user = dovecot.addUser();
+    const session = await ImapSession.connect(
+      dovecot.account(user, { tls: 'starttls', port: dovecot.imapPort }),
+      FAST,
+    );
+    assert.deepEqual(session.commands.slice(0, 3), ['ID', 'STARTTLS', 'CAPABILITY']);
+    assert.equal(session.hasCapability('STARTTLS'), false);
+    await session.close();
+  });
+
+  it('refuses a certificate no trusted CA signed, naming the problem', async () => {
+    const user = dovecot.addUser();
+    await assert.rejects(
+      ImapSession.connect(dovecot.account(user, { ca: undefined }), FAST),
+      (error: unknown) =>
+        error instanceof ImapTlsError &&
+        /DEPTH_ZERO_SELF_SIGNED_CERT; the certificate is not trusted/.test(error.message),
+    );
+  });
+
+  it('refuses a certificate for another host name', async () => {
+    const user = dovecot.addUser();
+    // The certificate names localhost and 127.0.0.1, not 127.0.0.2 (which also reaches the loopback).
+    await assert.rejects(
+      ImapSession.connect(dovecot.account(user, { host: '127.0.0.2' }), FAST),
+      (error: unknown) => error instanceof ImapTlsError && /ERR_TLS_CERT_ALTNAME_INVALID/.test(error.message),
+    );
+  });
+
+  it('rejects a wrong password with ImapAuthError that does not contain it', async () => {
+    const user = dovecot.addUser();
+    const password = 'not-the "right" \\ pässword';
+    // Default timeouts: Dovecot delays a failed login by 2 s (auth_failure_delay), as real servers do.
+    await assert.rejects(ImapSession.connect(dovecot.account(user, { password })), (error: unknown) => {
+      assert.ok(error instanceof ImapAuthError);
+      assert.ok(!error.message.includes(password));
+      assert.ok(!JSON.stringify(error).includes('pässword'));
+      return true;
+    });
+  });
+
+  it('reports a refused connection as ImapConnectError', async () => {
+    const server = await fakeServer(null, () => {});
+    const { port } = server;
+    await server.close();
+    await assert.rejects(
+      ImapSession.connect({ host: '127.0.0.1', port, tls: 'implicit', user: 'u', password: 'p' }, FAST),
+      (error: unknown) => error instanceof ImapConnectError && /ECONNREFUSED/.test(error.message),
+    );
+  });
+
+  it('gives up on a server that never greets within the greeting timeout', async () => {
+    const server = await fakeServer(null, () => {});
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        ImapSession.connect(
+          { host: '127.0.0.1', port: server.port, tls: 'starttls', user: 'u', password: 'p' },
+          { connectMs: 1000, greetingMs: 500, socketMs: 1000 },
+        ),
+        (error: unknown) => error instanceof ImapConnectError,
+      );
+      assert.ok(Date.now() - started < 5000);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a STARTTLS account when the server does not offer STARTTLS, before sending credentials', async () => {
+    const password = 'sup3r-secret';
+    const server = await fakeServer(
+      '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
+      (line, socket) => {
+        const [tag, command] = line.split(' ');
+        if (command?.toUpperCase() === 'CAPABILITY')
+          socket.write(`* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n${tag} OK done\r\n`);
+        else if (command?.toUpperCase() === 'LOGOUT') socket.end(`* BYE\r\n${tag} OK bye\r\n`);
+        else socket.write(`${tag} OK\r\n`);
+      },
+    );
+    try {
+      await assert.rejects(
+        ImapSession.connect(
+          { host: '127.0.0.1', port: server.port, tls: 'starttls', user: 'alice', password },
+          FAST,
+        ),
+        (error: unknown) => error instanceof ImapTlsError && /STARTTLS is required/.test(error.message),
+      );
+      assert.ok(!server.received().includes(password));
+      assert.ok(!server.received().includes(Buffer.from(`\0alice\0${password}`).toString('base64')));
+      assert.doesNotMatch(server.received(), /LOGIN|AUTHENTICATE/i);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('ImapSession with a server that stops answering', () => {
+  it('fails within the socket timeout when LOGIN is never answered', async () => {
+    const server = await fakeServer(
+      '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
+      (line, socket) => {
+        const [tag, command] = line.split(' ');
+        if (command?.toUpperCase() === 'CAPABILITY')
+          socket.write(`* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n${tag} OK done\r\n`);
+        // Everything else (ID, LOGIN, AUTHENTICATE) gets no answer at all.
+      },
+      true,
+    );
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        ImapSession.connect(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            tls: 'implicit',
+            user: 'u',
+            password: 'p',
+            ca: dovecot.certificate,
+          },
+          { connectMs: 1000, greetingMs: 1000, socketMs: 1000 },
+        ),
+        (error: unknown) => error instanceof ImapConnectError,
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 4000, `took ${elapsed} ms`);
+    } finally {
+      await server.close();
+    }
+  });
+});
