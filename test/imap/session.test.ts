@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createServer as createTlsServer } from 'node:tls';
-import { ImapAuthError, ImapConnectError, ImapTlsError } from '../../functions/errors.ts';
+import { CapabilityError, ImapAuthError, ImapConnectError, ImapTlsError } from '../../functions/errors.ts';
 import { ImapSession } from '../../functions/imap/session.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { minimalImap, startFakeImap } from '../helpers/fake-imap.ts';
 
 let dovecot: TestDovecot;
 before(async () => {
@@ -16,44 +15,6 @@ after(async () => {
 });
 
 const FAST = { connectMs: 2000, greetingMs: 1000, socketMs: 2000 };
-
-/** A plaintext fake IMAP server that records every byte it receives and answers from a script. */
-async function fakeServer(
-  greeting: string | null,
-  answer: (line: string, socket: Socket) => void,
-  secure = false,
-): Promise<{ port: number; received: () => string; close: () => Promise<void> }> {
-  let received = '';
-  const sockets = new Set<Socket>();
-  const onConnection = (socket: Socket) => {
-    sockets.add(socket);
-    if (greeting !== null) socket.write(greeting);
-    let buffer = '';
-    socket.on('data', (data) => {
-      received += data.toString('latin1');
-      buffer += data.toString('latin1');
-      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
-        answer(buffer.slice(0, end), socket);
-        buffer = buffer.slice(end + 2);
-      }
-    });
-    socket.on('error', () => {});
-  };
-  const server: Server = secure
-    ? createTlsServer({ cert: dovecot.certificate, key: readFileSync(dovecot.keyFile) }, onConnection)
-    : createServer(onConnection);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  return {
-    port: address.port,
-    received: () => received,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 describe('ImapSession.connect', () => {
   it('logs in over implicit TLS, trusting the account CA', async () => {
@@ -106,7 +67,7 @@ describe('ImapSession.connect', () => {
   });
 
   it('reports a refused connection as ImapConnectError', async () => {
-    const server = await fakeServer(null, () => {});
+    const server = await startFakeImap({ greeting: null, answer: () => {} });
     const { port } = server;
     await server.close();
     await assert.rejects(
@@ -116,7 +77,7 @@ describe('ImapSession.connect', () => {
   });
 
   it('gives up on a server that never greets within the greeting timeout', async () => {
-    const server = await fakeServer(null, () => {});
+    const server = await startFakeImap({ greeting: null, answer: () => {} });
     try {
       const started = Date.now();
       await assert.rejects(
@@ -134,16 +95,10 @@ describe('ImapSession.connect', () => {
 
   it('refuses a STARTTLS account when the server does not offer STARTTLS, before sending credentials', async () => {
     const password = 'sup3r-secret';
-    const server = await fakeServer(
-      '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
-      (line, socket) => {
-        const [tag, command] = line.split(' ');
-        if (command?.toUpperCase() === 'CAPABILITY')
-          socket.write(`* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n${tag} OK done\r\n`);
-        else if (command?.toUpperCase() === 'LOGOUT') socket.end(`* BYE\r\n${tag} OK bye\r\n`);
-        else socket.write(`${tag} OK\r\n`);
-      },
-    );
+    const server = await startFakeImap({
+      greeting: '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
+      answer: minimalImap(''),
+    });
     try {
       await assert.rejects(
         ImapSession.connect(
@@ -163,16 +118,12 @@ describe('ImapSession.connect', () => {
 
 describe('ImapSession with a server that stops answering', () => {
   it('fails within the socket timeout when LOGIN is never answered', async () => {
-    const server = await fakeServer(
-      '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
-      (line, socket) => {
-        const [tag, command] = line.split(' ');
-        if (command?.toUpperCase() === 'CAPABILITY')
-          socket.write(`* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n${tag} OK done\r\n`);
-        // Everything else (ID, LOGIN, AUTHENTICATE) gets no answer at all.
-      },
-      true,
-    );
+    const server = await startFakeImap({
+      greeting: '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
+      // CAPABILITY is answered; everything else (ID, LOGIN, AUTHENTICATE) gets no answer at all.
+      answer: minimalImap('', (_tag, command) => command !== 'CAPABILITY'),
+      tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
+    });
     try {
       const started = Date.now();
       await assert.rejects(
@@ -191,6 +142,78 @@ describe('ImapSession with a server that stops answering', () => {
       );
       const elapsed = Date.now() - started;
       assert.ok(elapsed < 4000, `took ${elapsed} ms`);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('ImapSession against a server without keyword support', () => {
+  it('refuses to STORE a keyword PERMANENTFLAGS cannot keep, instead of letting it be dropped', async () => {
+    const server = await startFakeImap({
+      greeting: '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
+      answer: minimalImap(
+        '* FLAGS (\\Seen \\Deleted)\r\n* OK [PERMANENTFLAGS (\\Seen \\Deleted)] no keywords\r\n' +
+          '* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 2] ok\r\n',
+      ),
+      tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
+    });
+    try {
+      const session = await ImapSession.connect(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          tls: 'implicit',
+          user: 'u',
+          password: 'p',
+          ca: dovecot.certificate,
+        },
+        FAST,
+      );
+      const mailbox = await session.openMailbox('INBOX', false);
+      assert.deepEqual([...mailbox.permanentFlags].sort(), ['\\Deleted', '\\Seen']);
+      await assert.rejects(
+        session.storeFlags([1], 'add', ['\\Seen', '$Invoice']),
+        (error: unknown) =>
+          error instanceof CapabilityError &&
+          error.message === 'mailbox "INBOX" cannot store $Invoice (its PERMANENTFLAGS are \\Seen \\Deleted)',
+      );
+      await session.close();
+      assert.doesNotMatch(server.received(), /STORE/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('ImapSession when the server drops the connection', () => {
+  it('turns the next command into ImapConnectError, and the process survives', async () => {
+    const server = await startFakeImap({
+      greeting: '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
+      answer: minimalImap('', (_tag, command, _line, socket) => {
+        if (command !== 'SELECT') return false;
+        socket.destroy();
+        return true;
+      }),
+      tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
+    });
+    try {
+      const session = await ImapSession.connect(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          tls: 'implicit',
+          user: 'u',
+          password: 'p',
+          ca: dovecot.certificate,
+        },
+        FAST,
+      );
+      await assert.rejects(
+        session.openMailbox('INBOX', false),
+        (error: unknown) => error instanceof ImapConnectError,
+      );
+      await session.close();
     } finally {
       await server.close();
     }

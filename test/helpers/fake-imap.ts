@@ -1,0 +1,93 @@
+/**
+ * A fake IMAP server on 127.0.0.1 for behaviour Dovecot cannot be made to show (no STARTTLS, no keywords,
+ * silence, a dropped connection). It records every byte it receives, so tests can assert what was sent.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+
+export interface FakeImapServer {
+  readonly port: number;
+  /** Everything received so far, as latin1 text. */
+  received(): string;
+  close(): Promise<void>;
+}
+
+export interface FakeImapOptions {
+  /** Sent on connect; null sends nothing (a silent server). */
+  readonly greeting: string | null;
+  /** Called with each command line (without CRLF). */
+  readonly answer: (line: string, socket: Socket) => void;
+  /** Serve implicit TLS with this certificate and key. */
+  readonly tls?: { cert: string; key: string };
+}
+
+export async function startFakeImap(options: FakeImapOptions): Promise<FakeImapServer> {
+  let received = '';
+  const sockets = new Set<Socket>();
+  const onConnection = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    if (options.greeting !== null) socket.write(options.greeting);
+    let buffer = '';
+    socket.on('data', (data: Buffer) => {
+      received += data.toString('latin1');
+      buffer += data.toString('latin1');
+      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
+        options.answer(buffer.slice(0, end), socket);
+        buffer = buffer.slice(end + 2);
+      }
+    });
+  };
+  const server: Server = options.tls
+    ? createTlsServer(options.tls, onConnection)
+    : createServer(onConnection);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  return {
+    port: address.port,
+    received: () => received,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * Answers the commands imapflow sends to log in and select INBOX, like a minimal server would; `extra`
+ * handles the rest (return true when it answered).
+ */
+export function minimalImap(
+  select: string,
+  extra: (tag: string, command: string, line: string, socket: Socket) => boolean = () => false,
+): (line: string, socket: Socket) => void {
+  return (line, socket) => {
+    const [tag = '*', rawCommand = ''] = line.split(' ');
+    const command = rawCommand.toUpperCase();
+    const uidCommand = command === 'UID' ? `UID ${(line.split(' ')[2] ?? '').toUpperCase()}` : command;
+    if (extra(tag, uidCommand, line, socket)) return;
+    switch (uidCommand) {
+      case 'CAPABILITY':
+        socket.write(`* CAPABILITY IMAP4rev1 AUTH=PLAIN UIDPLUS\r\n${tag} OK done\r\n`);
+        return;
+      case 'LOGIN':
+      case 'AUTHENTICATE':
+        socket.write(`${tag} OK [CAPABILITY IMAP4rev1 UIDPLUS] logged in\r\n`);
+        return;
+      case 'LIST':
+        socket.write(`* LIST () "/" INBOX\r\n${tag} OK done\r\n`);
+        return;
+      case 'SELECT':
+      case 'EXAMINE':
+        socket.write(`${select}${tag} OK [READ-WRITE] selected\r\n`);
+        return;
+      case 'LOGOUT':
+        socket.end(`* BYE bye\r\n${tag} OK bye\r\n`);
+        return;
+      default:
+        socket.write(`${tag} OK done\r\n`);
+    }
+  };
+}
