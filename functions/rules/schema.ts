@@ -108,7 +108,7 @@ function checkMatchNotEmpty(match: Match, path: PropertyKey[], ctx: z.Refinement
   if (match.not) checkMatchNotEmpty(match.not, [...path, 'not'], ctx);
 }
 
-const ActionSchema = z
+export const ActionSchema = z
   .strictObject({
     addFlags: z
       .array(flag, { error: 'expected a list of flags' })
