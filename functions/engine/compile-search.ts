@@ -11,7 +11,7 @@ export interface SearchContext {
 
 /** A rule's match, split into what the server decides and what the client must check. */
 export interface CompiledMatch {
-  /** The UID SEARCH; it returns exactly the matches when `check` is absent, else a superset. */
+  /** The UID SEARCH, always with UNDELETED; exactly the matches when `check` is absent, else a superset. */
   readonly search: SearchObject;
   /** Searches for sub-trees that sit under a combinator with client-side parts; run once per rule. */
   readonly subSearches: readonly SearchObject[];
@@ -111,8 +111,9 @@ function durationChecks(match: Match, context: SearchContext): ClientCheck[] {
  * depends on the rule, never on the number of messages.
  */
 export function compileSearch(match: Match, context: SearchContext): CompiledMatch {
-  const topQuery = serverKeysOf(match, context, true);
-  const search = isEmptyQuery(topQuery) ? { all: true } : topQuery;
+  // Messages already marked \Deleted are on their way out (another client's choice, or our own move that was
+  // cut short before its UID EXPUNGE): acting on them again could resurrect or duplicate them.
+  const search: SearchObject = { ...serverKeysOf(match, context, true), deleted: false };
   if (isPure(match, context)) return { search, subSearches: [] };
 
   const subSearches: SearchObject[] = [];

@@ -31,6 +31,7 @@ describe('compileSearch', () => {
       seen: false,
       unKeyword: '$Done',
       larger: 512_000,
+      deleted: false,
     });
     assert.equal(compiled.check, undefined);
     assert.equal(compiled.fetch, undefined);
@@ -38,13 +39,13 @@ describe('compileSearch', () => {
 
   it('turns olderThan into an exact date bound when WITHIN is offered', () => {
     const compiled = compileSearch({ olderThan: '90m' }, withWithin);
-    assert.deepEqual(compiled.search, { before: new Date('2026-06-15T10:30:00.000Z') });
+    assert.deepEqual(compiled.search, { before: new Date('2026-06-15T10:30:00.000Z'), deleted: false });
     assert.equal(compiled.check, undefined);
   });
 
   it('checks olderThan against INTERNALDATE on the client when WITHIN is missing', () => {
     const compiled = compileSearch({ olderThan: '90m' }, withoutWithin);
-    assert.deepEqual(compiled.search, { before: new Date('2026-06-15T10:30:00.000Z') });
+    assert.deepEqual(compiled.search, { before: new Date('2026-06-15T10:30:00.000Z'), deleted: false });
     assert.deepEqual(compiled.fetch, { uid: true, internalDate: true });
     const check = compiled.check;
     assert.ok(check);
@@ -57,15 +58,19 @@ describe('compileSearch', () => {
       { any: [{ from: 'a@' }, { from: 'b@' }], not: { flagged: true } },
       withWithin,
     );
-    assert.deepEqual(compiled.search, { or: [{ from: 'a@' }, { from: 'b@' }], not: { flagged: true } });
+    assert.deepEqual(compiled.search, {
+      or: [{ from: 'a@' }, { from: 'b@' }],
+      not: { flagged: true },
+      deleted: false,
+    });
   });
 
-  it('searches everything when only client-side keys are given, and fetches only what they need', () => {
+  it('skips messages marked \\Deleted, and otherwise searches everything when only client-side keys are given, and fetches only what they need', () => {
     const compiled = compileSearch(
       { subjectMatches: '^\\[alert\\]', attachment: { type: 'application/pdf' } },
       withWithin,
     );
-    assert.deepEqual(compiled.search, { all: true });
+    assert.deepEqual(compiled.search, { deleted: false });
     assert.deepEqual(compiled.fetch, { uid: true, envelope: true, bodyStructure: true });
   });
 
@@ -81,7 +86,7 @@ describe('compileSearch', () => {
 
   it('evaluates a client key under not on the client, never as a narrowing SEARCH', () => {
     const compiled = compileSearch({ from: 'shop@', not: { subjectMatches: 'receipt' } }, withWithin);
-    assert.deepEqual(compiled.search, { from: 'shop@' });
+    assert.deepEqual(compiled.search, { from: 'shop@', deleted: false });
     const check = compiled.check;
     assert.ok(check);
     assert.equal(check(message({ envelope: { subject: 'Your Receipt' } }), []), false);
@@ -90,7 +95,7 @@ describe('compileSearch', () => {
 
   it('runs one sub-search for a server-only branch of an any that also has a client branch', () => {
     const compiled = compileSearch({ any: [{ from: 'boss@' }, { subjectMatches: 'urgent' }] }, withWithin);
-    assert.deepEqual(compiled.search, { all: true });
+    assert.deepEqual(compiled.search, { deleted: false });
     assert.deepEqual(compiled.subSearches, [{ from: 'boss@' }]);
     const check = compiled.check;
     assert.ok(check);

@@ -166,6 +166,7 @@ describe('runRuleset actions (real Dovecot)', () => {
       rulesetOf(`rules:
   - { name: trash-news, match: { header: { List-Unsubscribe: "" } }, actions: [{ delete: trash }] }
   - { name: purge-alerts, match: { from: monitoring@ }, actions: [{ delete: expunge }] }
+  - { name: all-news, match: { from: news@ }, actions: [{ addFlags: [$Again] }] }
 `),
       dovecot.account(user),
       { dryRun: false },
@@ -175,6 +176,8 @@ describe('runRuleset actions (real Dovecot)', () => {
       [
         [2, undefined],
         [2, undefined],
+        // The \Deleted message from news@ is left alone, and nothing else from news@ remains.
+        [0, undefined],
       ],
     );
     assert.deepEqual(summary.rules[0]?.actions, [{ type: 'delete', target: 'Trash', count: 2 }]);
