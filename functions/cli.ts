@@ -5,16 +5,18 @@ import { formatSummary } from './format-summary.ts';
 import { loadRulesets } from './rules/load.ts';
 import { rulesetJsonSchema } from './rules/schema.ts';
 import { loadAccountsFile } from './secrets/local.ts';
+import { localSecretResolver } from './secrets/resolve.ts';
 
 export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
 
 const USAGE = `Usage:
   mailsift validate [files|dirs...]            check rule files (default: rules/)
-  mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE]
+  mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE] [--parameters FILE]
                                                 run rulesets; --dry-run changes nothing
   mailsift schema                               print the JSON Schema of rule files
 
-Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON).
+Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON). Rule files' { parameter: /name }
+references (webhook URLs and secrets) come from --parameters FILE or $MAILSIFT_PARAMETERS, a map of name to value.
 Exit codes: 0 all rules succeeded, 1 a rule or connection failed, 2 usage or validation error.`;
 
 export interface CliIo {
@@ -33,17 +35,19 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       accounts: { type: 'string' },
+      parameters: { type: 'string' },
     },
   });
   const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
   const accountsFile = values.accounts ?? io.env.MAILSIFT_ACCOUNTS;
   if (!accountsFile) throw new UsageError('no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS');
   const accounts = loadAccountsFile(accountsFile);
+  const secrets = localSecretResolver(io.env, values.parameters ?? (io.env.MAILSIFT_PARAMETERS || undefined));
   // Resolve every account before connecting anywhere, so a typo fails before any mail is touched.
   const resolved = rulesets.map((ruleset) => ({ ruleset, account: accounts.resolve(ruleset.account) }));
   let failed = false;
   for (const { ruleset, account } of resolved) {
-    const summary = await runRuleset(ruleset, account, { dryRun: values['dry-run'] });
+    const summary = await runRuleset(ruleset, account, { dryRun: values['dry-run'], secrets });
     failed ||= hasFailed(summary);
     io.stdout(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
   }

@@ -3,7 +3,7 @@ import type { FetchMessageObject } from '../imap/session.ts';
 import type { Match } from '../rules/schema.ts';
 import { compileUserRegex } from '../rules/units.ts';
 
-type BodyNode = NonNullable<FetchMessageObject['bodyStructure']>;
+export type BodyNode = NonNullable<FetchMessageObject['bodyStructure']>;
 
 /** A check SEARCH cannot express, and the FETCH items it needs. */
 export interface ClientCheck {
@@ -50,13 +50,19 @@ function filenameOf(node: BodyNode): string | undefined {
   return node.dispositionParameters?.filename ?? node.parameters?.name;
 }
 
-/** Attachments are parts marked `attachment` or carrying a file name, at any depth of BODYSTRUCTURE. */
-export function listAttachments(node: BodyNode | undefined): { type: string; filename?: string }[] {
+/** True for a part that is an attachment: marked `attachment`, or a leaf carrying a file name. */
+export function isAttachment(node: BodyNode): boolean {
+  return node.disposition?.toLowerCase() === 'attachment' || Boolean(!node.childNodes && filenameOf(node));
+}
+
+/** Attachments at any depth of BODYSTRUCTURE, with their encoded size. */
+export function listAttachments(
+  node: BodyNode | undefined,
+): { type: string; filename?: string; size: number }[] {
   if (!node) return [];
-  const own =
-    node.disposition?.toLowerCase() === 'attachment' || (!node.childNodes && filenameOf(node))
-      ? [{ type: node.type ?? 'application/octet-stream', filename: filenameOf(node) }]
-      : [];
+  const own = isAttachment(node)
+    ? [{ type: node.type ?? 'application/octet-stream', filename: filenameOf(node), size: node.size ?? 0 }]
+    : [];
   return [...own, ...(node.childNodes ?? []).flatMap((child) => listAttachments(child))];
 }
 

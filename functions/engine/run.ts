@@ -1,7 +1,9 @@
 import { ImapConnectError, MailsiftError } from '../errors.ts';
 import { DEFAULT_TIMEOUTS, type ImapAccount, ImapSession, type SessionTimeouts } from '../imap/session.ts';
-import type { Rule, Ruleset } from '../rules/schema.ts';
+import type { Match, Rule, Ruleset } from '../rules/schema.ts';
+import { localSecretResolver, type SecretResolver } from '../secrets/resolve.ts';
 import { applyAction } from './actions/index.ts';
+import { deliveryKeyword } from './actions/webhook.ts';
 import { compileSearch } from './compile-search.ts';
 
 /** How many matched messages a dry run shows per rule. */
@@ -31,6 +33,8 @@ export interface RuleSummary {
   /** IMAP commands this rule sent. */
   readonly imapCommands: number;
   readonly sample?: MessageSample[];
+  /** Messages an action failed for (a webhook that was not delivered); tried again on the next run. */
+  readonly failed?: { readonly uid: number; readonly reason: string }[];
   readonly error?: string;
   readonly errorType?: string;
 }
@@ -53,6 +57,8 @@ export interface RunOptions {
   readonly dryRun: boolean;
   readonly now?: Date;
   readonly timeouts?: SessionTimeouts;
+  /** Resolves `{ parameter }` / `{ env }` references; default: environment only. */
+  readonly secrets?: SecretResolver;
 }
 
 /** Per mailbox: messages later rules must not see again. */
@@ -78,14 +84,14 @@ async function runRule(
   rule: Rule,
   mailboxPath: string,
   memory: Map<string, MailboxMemory>,
-  options: RunOptions & { now: Date },
+  options: RunOptions & { now: Date; secrets: SecretResolver; ruleset: { name: string; account: string } },
 ): Promise<Omit<RuleSummary, 'imapCommands'>> {
   const mailbox = await session.openMailbox(mailboxPath, options.dryRun);
   const key = `${mailbox.path}\u0000${mailbox.uidValidity}`;
   const remembered = memory.get(key) ?? { stopped: new Set<number>(), removed: new Set<number>() };
   memory.set(key, remembered);
 
-  const compiled = compileSearch(rule.match, {
+  const compiled = compileSearch(withDeliveryExclusions(rule), {
     now: options.now,
     hasWithin: session.hasCapability('WITHIN'),
   });
@@ -108,12 +114,25 @@ async function runRule(
   const sample = options.dryRun ? await sampleMessages(session, acted) : undefined;
 
   const actions: ActionSummary[] = [];
+  const failed: { uid: number; reason: string }[] = [];
   let failure: ReturnType<typeof describeError> | undefined;
+  let uids: readonly number[] = acted;
   for (const action of rule.actions) {
     try {
-      const outcome = await applyAction(action, { session, mailbox, uids: acted, dryRun: options.dryRun });
+      const outcome = await applyAction(action, {
+        session,
+        mailbox,
+        uids,
+        dryRun: options.dryRun,
+        ruleset: options.ruleset,
+        ruleName: rule.name,
+        secrets: options.secrets,
+      });
       actions.push({ type: outcome.type, target: outcome.target, count: outcome.count });
-      if (outcome.removesMessages && options.dryRun) for (const uid of acted) remembered.removed.add(uid);
+      if (outcome.removesMessages && options.dryRun) for (const uid of uids) remembered.removed.add(uid);
+      failed.push(...(outcome.failures ?? []));
+      // Later actions apply only to the messages this one passed on (a webhook: the delivered ones).
+      uids = outcome.continueWith ?? uids;
     } catch (error) {
       if (error instanceof ImapConnectError) throw error;
       failure = describeError(error);
@@ -121,6 +140,12 @@ async function runRule(
     }
   }
   if (rule.stop) for (const uid of matched) remembered.stopped.add(uid);
+  if (!failure && failed.length > 0) {
+    failure = {
+      error: `${failed.length} of ${acted.length} messages failed: ${failed[0]?.reason}`,
+      errorType: 'DeliveryError',
+    };
+  }
   return {
     name: rule.name,
     mailbox: mailbox.path,
@@ -128,8 +153,26 @@ async function runRule(
     acted: acted.length,
     actions,
     sample,
+    ...(failed.length > 0 ? { failed } : {}),
     ...failure,
   };
+}
+
+/**
+ * A rule with a webhook never matches what it already delivered: its delivery keyword is excluded in the
+ * SEARCH itself, so a rerun, a retry or an overlapping run cannot post a message twice.
+ */
+function withDeliveryExclusions(rule: Rule): Match {
+  let match = rule.match;
+  for (const action of rule.actions) {
+    if (!action.webhook?.dedupe) continue;
+    const keyword = deliveryKeyword(rule.name, action.webhook);
+    if (match.notKeyword === undefined) match = { ...match, notKeyword: keyword };
+    else if (match.not === undefined) match = { ...match, not: { keyword } };
+    // NOT (A OR K) = NOT A AND NOT K
+    else match = { ...match, not: { any: [match.not, { keyword }] } };
+  }
+  return match;
 }
 
 async function sampleMessages(session: ImapSession, uids: readonly number[]): Promise<MessageSample[]> {
@@ -190,7 +233,12 @@ export async function runRuleset(
         continue;
       }
       try {
-        const summary = await runRule(session, rule, mailbox, memory, { ...options, now });
+        const summary = await runRule(session, rule, mailbox, memory, {
+          ...options,
+          now,
+          secrets: options.secrets ?? localSecretResolver(process.env),
+          ruleset: { name: ruleset.name, account: ruleset.account },
+        });
         rules.push({ ...summary, imapCommands: session.commands.length - before });
       } catch (error) {
         const described = describeError(error);

@@ -233,17 +233,7 @@ export class ImapSession {
    * @throws CapabilityError, ImapActionError
    */
   async storeFlags(uids: readonly number[], mode: 'add' | 'remove', flags: readonly string[]): Promise<void> {
-    const mailbox = this.client.mailbox;
-    if (mode === 'add' && mailbox) {
-      const permanent = mailbox.permanentFlags ?? new Set<string>();
-      const unstorable = flags.filter((flag) => !permanent.has('\\*') && !permanent.has(flag));
-      if (unstorable.length > 0) {
-        throw new CapabilityError(
-          `mailbox ${JSON.stringify(mailbox.path)} cannot store ${unstorable.join(', ')} ` +
-            `(its PERMANENTFLAGS are ${[...permanent].join(' ') || 'empty'})`,
-        );
-      }
-    }
+    if (mode === 'add') this.assertCanStore(flags);
     const operation = mode === 'add' ? '+FLAGS.SILENT' : '-FLAGS.SILENT';
     for (const set of chunkUidSet(uids)) {
       await this.execChecked('UID STORE', [
@@ -251,6 +241,23 @@ export class ImapSession {
         { type: 'ATOM', value: operation },
         flags.map((flag) => ({ type: 'ATOM', value: flag })),
       ]);
+    }
+  }
+
+  /**
+   * Whether the selected mailbox keeps these flags (PERMANENTFLAGS lists them, or `\\*` for any keyword).
+   * @throws CapabilityError naming the flags it would drop.
+   */
+  assertCanStore(flags: readonly string[]): void {
+    const mailbox = this.client.mailbox;
+    if (!mailbox) return;
+    const permanent = mailbox.permanentFlags ?? new Set<string>();
+    const unstorable = flags.filter((flag) => !permanent.has('\\*') && !permanent.has(flag));
+    if (unstorable.length > 0) {
+      throw new CapabilityError(
+        `mailbox ${JSON.stringify(mailbox.path)} cannot store ${unstorable.join(', ')} ` +
+          `(its PERMANENTFLAGS are ${[...permanent].join(' ') || 'empty'})`,
+      );
     }
   }
 

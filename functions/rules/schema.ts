@@ -108,6 +108,76 @@ function checkMatchNotEmpty(match: Match, path: PropertyKey[], ctx: z.Refinement
   if (match.not) checkMatchNotEmpty(match.not, [...path, 'not'], ctx);
 }
 
+// A secret never sits in a rule file: it is named, and resolved from Parameter Store (AWS), a local
+// parameters file (CLI) or the environment.
+const secretReference = z.union(
+  [
+    z.strictObject({
+      parameter: z.string().regex(/^\/[\w./-]+$/, 'expected a parameter name such as /mailsift/x'),
+    }),
+    z.strictObject({
+      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
+    }),
+  ],
+  { error: 'expected { parameter: /name } or { env: NAME }' },
+);
+
+/** Where a literal webhook URL may point: https anywhere, plain http only on this machine. */
+export function isAllowedWebhookUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    if (url.username || url.password) return false;
+    if (url.protocol === 'https:') return true;
+    return url.protocol === 'http:' && /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+export const WEBHOOK_INCLUDES = ['text', 'attachments'] as const;
+
+export const WebhookSchema = z.strictObject({
+  url: z.union(
+    [
+      z
+        .string()
+        .refine(
+          isAllowedWebhookUrl,
+          'expected an https:// URL (http:// only for localhost) without credentials',
+        ),
+      secretReference,
+    ],
+    { error: 'expected an https:// URL, { parameter: /name } or { env: NAME }' },
+  ),
+  format: z.enum(['json', 'slack'], { error: 'expected json or slack' }).default('json'),
+  include: z
+    .array(z.enum(WEBHOOK_INCLUDES, { error: 'expected text or attachments' }))
+    .default(['text', 'attachments'])
+    .describe('Optional parts of the JSON payload.'),
+  headers: z.array(headerName).optional().describe('Header fields to add to the JSON payload.'),
+  maxTextLength: z
+    .number({ error: 'expected a whole number' })
+    .int()
+    .min(100, 'expected at least 100')
+    .max(1_000_000, 'expected at most 1000000')
+    .default(20_000)
+    .describe('Longest text body in characters; longer text is cut and marked truncated.'),
+  secret: secretReference.optional().describe('Signs each request with HMAC-SHA256 (X-Mailsift-Signature).'),
+  attempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(5)
+    .describe('Tries per message (network errors, 5xx, 429).'),
+  timeoutSeconds: z.number().int().min(1).max(120).default(10),
+  dedupe: z
+    .boolean()
+    .default(true)
+    .describe('Mark delivered messages with a keyword and never post them again (needs keyword support).'),
+  keyword: flag.optional().describe('Delivery keyword; default $mailsift-fwd-<rule name>.'),
+});
+
 export const ActionSchema = z
   .strictObject({
     addFlags: z
@@ -121,10 +191,11 @@ export const ActionSchema = z
     copyTo: mailboxName.optional(),
     moveTo: mailboxName.optional(),
     delete: z.enum(['trash', 'expunge'], { error: 'expected trash or expunge' }).optional(),
+    webhook: WebhookSchema.optional(),
   })
   .refine(
     (action) => Object.keys(action).length === 1,
-    'expected exactly one action: addFlags, removeFlags, copyTo, moveTo or delete',
+    'expected exactly one action: addFlags, removeFlags, copyTo, moveTo, delete or webhook',
   );
 
 /** Actions after which the messages are no longer in the rule's mailbox. */
@@ -197,6 +268,8 @@ export const RulesetSchema = z
 
 export type Match = z.output<typeof MatchSchema>;
 export type Action = z.output<typeof ActionSchema>;
+export type WebhookAction = z.output<typeof WebhookSchema>;
+export type SecretReference = z.output<typeof secretReference>;
 export type Rule = z.output<typeof RuleSchema>;
 /** A validated ruleset, with the name it is known by (the file name without extension). */
 export type Ruleset = z.output<typeof RulesetSchema> & { readonly name: string };

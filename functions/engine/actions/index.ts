@@ -5,6 +5,7 @@ import { applyDelete } from './delete.ts';
 import { applyMoveTo } from './move-to.ts';
 import { applyRemoveFlags } from './remove-flags.ts';
 import type { ActionContext, ActionOutcome } from './types.ts';
+import { applyWebhook } from './webhook.ts';
 
 export type { ActionContext, ActionOutcome } from './types.ts';
 
@@ -15,6 +16,7 @@ const ACTION_HANDLERS = {
   copyTo: applyCopyTo,
   moveTo: applyMoveTo,
   delete: applyDelete,
+  webhook: applyWebhook,
 } as const;
 
 type ActionKey = keyof typeof ACTION_HANDLERS;

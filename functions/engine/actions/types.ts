@@ -1,4 +1,5 @@
 import type { ImapSession, MailboxInfo } from '../../imap/session.ts';
+import type { SecretResolver } from '../../secrets/resolve.ts';
 
 /** What an action is applied to: the selected mailbox and the UIDs the rule acts on. */
 export interface ActionContext {
@@ -7,6 +8,10 @@ export interface ActionContext {
   readonly uids: readonly number[];
   /** Report what would happen; send nothing that changes the mailbox. */
   readonly dryRun: boolean;
+  readonly ruleset: { readonly name: string; readonly account: string };
+  readonly ruleName: string;
+  /** Resolves `{ parameter }` / `{ env }` references (webhook URLs and secrets). */
+  readonly secrets: SecretResolver;
 }
 
 export interface ActionOutcome {
@@ -15,6 +20,10 @@ export interface ActionOutcome {
   readonly count: number;
   /** The messages left the rule's mailbox (moved or deleted); later actions and rules no longer see them. */
   readonly removesMessages: boolean;
+  /** When set, later actions apply only to these UIDs (e.g. the messages a webhook delivered). */
+  readonly continueWith?: readonly number[];
+  /** Messages the action failed for; they keep no mark and are tried again next run. */
+  readonly failures?: readonly { readonly uid: number; readonly reason: string }[];
 }
 
 export type ActionHandler<Params> = (params: Params, context: ActionContext) => Promise<ActionOutcome>;

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+const AddressSchema = z.object({ name: z.string(), address: z.string() });
+
+/** The JSON body of a `format: json` webhook; exported as schema/webhook-payload.schema.json. */
+export const WebhookPayloadSchema = z.object({
+  version: z.literal(1),
+  account: z.string(),
+  ruleset: z.string(),
+  rule: z.string(),
+  mailbox: z.string(),
+  uidValidity: z.string().describe('UIDVALIDITY of the mailbox, as a decimal string (it may exceed 2^53).'),
+  uid: z.number().int(),
+  messageId: z.string().nullable(),
+  date: z.string().nullable().describe('Date header as ISO 8601, or null when missing or invalid.'),
+  receivedAt: z.string().nullable().describe('INTERNALDATE as ISO 8601.'),
+  from: z.array(AddressSchema),
+  to: z.array(AddressSchema),
+  cc: z.array(AddressSchema),
+  subject: z.string().describe('Decoded subject; empty when missing.'),
+  text: z
+    .string()
+    .optional()
+    .describe('Plain-text body (HTML-only mail is turned into text), when include has text.'),
+  truncated: z.boolean().optional().describe('True when text was cut at maxTextLength.'),
+  attachments: z
+    .array(z.object({ filename: z.string().nullable(), contentType: z.string(), size: z.number().int() }))
+    .optional()
+    .describe('Attachment metadata, when include has attachments (never the content).'),
+  headers: z
+    .record(z.string(), z.array(z.string()))
+    .optional()
+    .describe('Requested header fields, by lower-case name.'),
+});
+
+export type WebhookPayload = z.infer<typeof WebhookPayloadSchema>;
+
+export function webhookPayloadJsonSchema(): Record<string, unknown> {
+  return { ...z.toJSONSchema(WebhookPayloadSchema), title: 'mailsift webhook payload (format: json)' };
+}
+
+/** Slack escapes only these three in message text. */
+function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const SLACK_PREVIEW_LINES = 5;
+
+/** A message Slack incoming webhooks accept: sender, subject and the first lines of the text. */
+export function toSlackMessage(payload: WebhookPayload): { text: string } {
+  const sender =
+    payload.from.map((a) => (a.name ? `${a.name} <${a.address}>` : a.address)).join(', ') || '(no sender)';
+  const preview = (payload.text ?? '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(0, SLACK_PREVIEW_LINES)
+    .map((line) => `> ${slackEscape(line)}`);
+  return {
+    text: [
+      `*${slackEscape(payload.subject || '(no subject)')}*`,
+      `From: ${slackEscape(sender)}`,
+      ...preview,
+    ].join('\n'),
+  };
+}
