@@ -6,6 +6,7 @@ import { loadRulesets } from './rules/load.ts';
 import { rulesetJsonSchema } from './rules/schema.ts';
 import { loadAccountsFile } from './secrets/local.ts';
 import { localSecretResolver } from './secrets/resolve.ts';
+import { webhookPayloadJsonSchema } from './webhook/payload.ts';
 
 export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
 
@@ -13,7 +14,7 @@ const USAGE = `Usage:
   mailsift validate [files|dirs...]            check rule files (default: rules/)
   mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE] [--parameters FILE]
                                                 run rulesets; --dry-run changes nothing
-  mailsift schema                               print the JSON Schema of rule files
+  mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
 
 Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON). Rule files' { parameter: /name }
 references (webhook URLs and secrets) come from --parameters FILE or $MAILSIFT_PARAMETERS, a map of name to value.
@@ -74,9 +75,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return commandValidate(args, io);
       case 'run':
         return await commandRun(args, io);
-      case 'schema':
-        io.stdout(`${JSON.stringify(rulesetJsonSchema(), null, 2)}\n`);
+      case 'schema': {
+        const which = args[0] ?? 'ruleset';
+        if (which !== 'ruleset' && which !== 'webhook')
+          throw new UsageError('schema takes ruleset or webhook');
+        const schema = which === 'ruleset' ? rulesetJsonSchema() : webhookPayloadJsonSchema();
+        io.stdout(`${JSON.stringify(schema, null, 2)}\n`);
         return EXIT.ok;
+      }
       case undefined:
       case 'help':
       case '--help':

@@ -33,6 +33,8 @@ export function formatSummary(summary: RulesetSummary): string {
       const date = message.date?.slice(0, 10) ?? '(no date)';
       lines.push(`         - ${date}  ${printable(message.from ?? '')}  ${printable(message.subject ?? '')}`);
     }
+    for (const failure of rule.failed ?? [])
+      lines.push(`         failed uid ${failure.uid}: ${printable(failure.reason)}`);
     if (rule.error) lines.push(`         error: ${printable(rule.error)}`);
   }
   return `${lines.join('\n')}\n`;

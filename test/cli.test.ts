@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CORPUS } from './helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
+import { startReceiver } from './helpers/receiver.ts';
 import { idsIn } from './helpers/rulesets.ts';
 
 let dovecot: TestDovecot;
@@ -28,6 +30,23 @@ function mailsift(args: string[], env: Record<string, string> = {}) {
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Like `mailsift`, without blocking this process: servers in this test process keep answering. */
+async function mailsiftAsync(args: string[], env: Record<string, string> = {}) {
+  const child = spawn('node', ['bin/mailsift.js', ...args], {
+    env: { ...process.env, MAILSIFT_ACCOUNTS: '', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
 }
 
 /** A rules dir with one ruleset for account `test`, and an accounts file whose password comes from the env. */
@@ -171,5 +190,39 @@ describe('mailsift run', () => {
     const none = mailsift(['run', dir]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS/);
+  });
+
+  it('forwards alerts to a webhook whose URL comes from --parameters, once per message', async () => {
+    const receiver = await startReceiver();
+    try {
+      const { dir, accounts, user } = setup(`  - name: forward-alerts
+    match: { from: monitoring@, seen: false }
+    actions:
+      - webhook: { url: { parameter: /mailsift/webhooks/ops } }
+      - addFlags: ['\\Seen']
+`);
+      const parameters = join(dir, '..', 'parameters.yaml');
+      writeFileSync(parameters, `/mailsift/webhooks/ops: ${receiver.url}\n`);
+      const args = ['run', dir, '--json', '--accounts', accounts, '--parameters', parameters];
+      const first = await mailsiftAsync(args, PASSWORD_ENV);
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      const second = await mailsiftAsync(args, PASSWORD_ENV);
+      assert.equal(second.code, 0, second.stdout + second.stderr);
+      assert.equal(JSON.parse(second.stdout).rules[0].matched, 0);
+      assert.deepEqual(
+        receiver
+          .payloads()
+          .map((p) => p.subject)
+          .sort(),
+        ['[ALERT] disk full on db1', '[RESOLVED] disk full on db1'],
+      );
+      assert.ok(!first.stdout.includes('secret-path-token'));
+      assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$mailsift-fwd-forward-alerts'), [
+        'alert1',
+        'alert2',
+      ]);
+    } finally {
+      await receiver.close();
+    }
   });
 });

@@ -97,8 +97,10 @@ export async function deliverWebhook(request: DeliveryRequest): Promise<Delivery
       if (response.status !== 429 && response.status < 500) return { ok: false, reason, attempts: attempt };
       wait = retryAfterMs(response.headers.get('retry-after'));
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      reason = `${host} could not be reached (${cause})`;
+      // fetch wraps network failures: the cause names them (ECONNREFUSED, a refused port, …).
+      const { cause } = error as { cause?: { code?: string; message?: string } };
+      const detail = cause?.code ?? cause?.message ?? (error as Error).name;
+      reason = `${host} could not be reached (${detail})`;
     }
     if (attempt < request.attempts) {
       await sleep(wait ?? Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempt - 1)));

@@ -127,7 +127,7 @@ rules:
       - { copyTo: A, addFlags: [$X] }
 `);
     assert.deepEqual(problems, [
-      'rules/x.yaml:7: rules[0].actions[0]: expected exactly one action: addFlags, removeFlags, copyTo, moveTo or delete',
+      'rules/x.yaml:7: rules[0].actions[0]: expected exactly one action: addFlags, removeFlags, copyTo, moveTo, delete or webhook',
     ]);
   });
 
@@ -179,7 +179,7 @@ describe('loadRulesets', () => {
     const rulesets = loadRulesets(['rules']);
     assert.deepEqual(
       rulesets.map((ruleset) => ruleset.name),
-      ['file-invoices', 'flag-alerts', 'newsletters'],
+      ['file-invoices', 'flag-alerts', 'forward-alerts', 'newsletters'],
     );
   });
 
@@ -228,7 +228,9 @@ describe('rulesetJsonSchema', () => {
       assert.ok(text.includes(`"${key}"`), `${key} missing from the JSON Schema`);
     }
     assert.equal(
-      execFileSync('node', ['bin/mailsift.js', 'schema'], { encoding: 'utf8' }).trim(),
+      execFileSync('node', ['--import', 'tsx', 'functions/cli-entry.ts', 'schema'], {
+        encoding: 'utf8',
+      }).trim(),
       JSON.stringify(schema, null, 2),
     );
   });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deliverWebhook, idempotencyKey, retryAfterMs } from '../../functions/webhook/deliver.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
@@ -92,22 +94,31 @@ describe('deliverWebhook', () => {
     }
   });
 
-  it('signs the body so that the README recipe verifies it', async () => {
+  it('signs the body so that the verification code in the README accepts it', async () => {
     receiver.requests.length = 0;
     receiver.respondWith(200);
     await deliverWebhook(request({ secret: 'shh' }));
     const received = receiver.requests[0];
     assert.ok(received);
-    // The recipe: split t and v1, recompute HMAC-SHA256(secret, `${t}.${body}`), compare.
+    const verify = await readmeVerify();
     const header = String(received.headers['x-mailsift-signature']);
-    const { t, v1 } = Object.fromEntries(
-      header.split(',').map((pair) => pair.split('=') as [string, string]),
-    );
-    const expected = createHmac('sha256', 'shh').update(`${t}.${received.body}`).digest('hex');
-    assert.equal(v1, expected);
-    assert.ok(Math.abs(Number(t) - Date.now() / 1000) < 60);
+    assert.equal(verify('shh', header, received.body), true);
+    assert.equal(verify('wrong', header, received.body), false);
+    assert.equal(verify('shh', header, `${received.body} `), false);
   });
 });
+
+/** The `verify` function from the README's "Verifying the signature", run as a user would copy it. */
+async function readmeVerify(): Promise<(secret: string, header: string, body: string) => boolean> {
+  const readme = readFileSync('README.md', 'utf8');
+  const section = readme.slice(readme.indexOf('**Verifying the signature.**'));
+  const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(code, 'README has no js block after "Verifying the signature"');
+  const file = join(mkdtempSync(join(tmpdir(), 'mailsift-readme-')), 'verify.mjs');
+  writeFileSync(file, `${code}\nexport { verify };\n`);
+  return ((await import(file)) as { verify: (secret: string, header: string, body: string) => boolean })
+    .verify;
+}
 
 describe('idempotencyKey', () => {
   it('is stable for the same message and rule, and differs for another UID or rule', () => {
