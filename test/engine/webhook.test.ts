@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { runRuleset } from '../../functions/engine/run.ts';
+import type { ImapAccount } from '../../functions/imap/session.ts';
 import { localSecretResolver, type SecretResolver } from '../../functions/secrets/resolve.ts';
 import { WebhookPayloadSchema } from '../../functions/webhook/payload.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { minimalImap, startFakeImap } from '../helpers/fake-imap.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
@@ -67,8 +70,8 @@ function seedAlerts(count: number): string {
   return user;
 }
 
-const run = (user: string, options: { dryRun?: boolean; url?: string } = {}) =>
-  runRuleset(forwardAlerts(), dovecot.account(user), {
+const run = (user: string, options: { dryRun?: boolean; url?: string; account?: ImapAccount } = {}) =>
+  runRuleset(forwardAlerts(), options.account ?? dovecot.account(user), {
     dryRun: options.dryRun ?? false,
     secrets: resolver(options.url),
   });
@@ -172,6 +175,24 @@ describe('webhook action (real Dovecot, real HTTP receiver)', () => {
     const second = await run(user);
     assert.equal(second.rules[0]?.error, undefined);
     assert.equal(receiver.requests.length, 2);
+  });
+
+  it('with dedupe: false, marks nothing and posts again on the next run', async () => {
+    const user = seedAlerts(1);
+    const ruleset = rulesetOf(`rules:
+  - name: forward-alerts
+    match: { from: monitoring@, seen: false }
+    actions: [{ webhook: { url: { parameter: /mailsift/webhooks/ops }, dedupe: false } }]
+`);
+    for (let i = 0; i < 2; i++) {
+      const summary = await runRuleset(ruleset, dovecot.account(user), {
+        dryRun: false,
+        secrets: resolver(),
+      });
+      assert.equal(summary.rules[0]?.error, undefined);
+    }
+    assert.equal(receiver.requests.length, 2);
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', KEYWORD), []);
   });
 
   it('posts nothing in a dry run', async () => {
@@ -308,5 +329,45 @@ describe('webhook payloads (real Dovecot)', () => {
     assert.deepEqual(receiver.payloads(), [
       { text: '*db1 &lt;down&gt;*\nFrom: Ops &lt;sender@x.test&gt;\n> line one\n> line two &amp; more' },
     ]);
+  });
+});
+
+describe('webhook action on a server that cannot store keywords', () => {
+  it('fails the rule before posting anything, and says how to opt out', async () => {
+    const server = await startFakeImap({
+      greeting: '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n',
+      answer: minimalImap(
+        '* FLAGS (\\Seen \\Deleted)\r\n* OK [PERMANENTFLAGS (\\Seen \\Deleted)] no keywords\r\n' +
+          '* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 2] ok\r\n',
+        (tag, command, _line, socket) => {
+          if (command !== 'UID SEARCH') return false;
+          socket.write(`* SEARCH 1\r\n${tag} OK done\r\n`);
+          return true;
+        },
+      ),
+      tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
+    });
+    try {
+      const summary = await run('ignored', {
+        account: {
+          host: '127.0.0.1',
+          port: server.port,
+          tls: 'implicit',
+          user: 'u',
+          password: 'p',
+          ca: dovecot.certificate,
+        },
+      });
+      assert.equal(
+        summary.rules[0]?.error,
+        'mailbox "INBOX" cannot store $mailsift-fwd-forward-alerts (its PERMANENTFLAGS are \\Seen \\Deleted); ' +
+          'the webhook needs it to post each message once (set dedupe: false to post anyway, at the risk of ' +
+          'posting a message again on every run)',
+      );
+      assert.equal(receiver.requests.length, 0);
+      assert.doesNotMatch(server.received(), /STORE|FETCH/);
+    } finally {
+      await server.close();
+    }
   });
 });
