@@ -4,9 +4,8 @@ import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors
 import { formatSummary } from './format-summary.ts';
 import { loadRulesets } from './rules/load.ts';
 import { rulesetJsonSchema } from './rules/schema.ts';
-import { loadAccountsFile } from './secrets/local.ts';
-import { localSecretResolver } from './secrets/resolve.ts';
-import { webhookPayloadJsonSchema } from './webhook/payload.ts';
+import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
+import { webhookPayloadJsonSchema } from './webhook/payload-schema.ts';
 
 export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
 

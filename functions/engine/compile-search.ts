@@ -1,5 +1,6 @@
 import type { FetchMessageObject, FetchQueryObject, SearchObject } from '../imap/session.ts';
-import { CLIENT_MATCH_KEYS, type Match } from '../rules/schema.ts';
+import { CLIENT_MATCH_KEYS } from '../rules/match-keys.ts';
+import type { Match } from '../rules/schema.ts';
 import { parseDuration, parseSize } from '../rules/units.ts';
 import { type ClientCheck, clientChecksOf } from './client-checks.ts';
 

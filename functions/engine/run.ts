@@ -1,7 +1,7 @@
 import { ImapConnectError, MailsiftError } from '../errors.ts';
 import { DEFAULT_TIMEOUTS, type ImapAccount, ImapSession, type SessionTimeouts } from '../imap/session.ts';
 import type { Match, Rule, Ruleset } from '../rules/schema.ts';
-import { localSecretResolver, type SecretResolver } from '../secrets/resolve.ts';
+import { mapSecretResolver, type SecretResolver } from '../secrets/resolve.ts';
 import { applyAction } from './actions/index.ts';
 import { deliveryKeyword } from './actions/webhook.ts';
 import { compileSearch } from './compile-search.ts';
@@ -236,7 +236,7 @@ export async function runRuleset(
         const summary = await runRule(session, rule, mailbox, memory, {
           ...options,
           now,
-          secrets: options.secrets ?? localSecretResolver(process.env),
+          secrets: options.secrets ?? mapSecretResolver(process.env),
           ruleset: { name: ruleset.name, account: ruleset.account },
         });
         rules.push({ ...summary, imapCommands: session.commands.length - before });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAllowedWebhookUrl } from '../webhook/url.ts';
 import { explainScheduleProblem, isTimeZone } from './schedule.ts';
 import { compileUserRegex, DURATION_PATTERN, isIsoDate, SIZE_PATTERN } from './units.ts';
 
@@ -47,9 +48,6 @@ const glob = singleLine('a file name pattern such as *.pdf');
 const mimeType = z
   .string({ error: 'expected a MIME type such as application/pdf or image/*' })
   .regex(/^[\w.+-]+\/([\w.+-]+|\*)$/, 'expected a MIME type such as application/pdf or image/*');
-
-/** Keys evaluated by the client because IMAP SEARCH cannot express them. */
-export const CLIENT_MATCH_KEYS = ['subjectMatches', 'fromMatches', 'headerMatches', 'attachment'] as const;
 
 export const MatchSchema = z.strictObject({
   from: searchText.optional().describe('Substring of From (case-insensitive, server-side).'),
@@ -121,18 +119,6 @@ const secretReference = z.union(
   ],
   { error: 'expected { parameter: /name } or { env: NAME }' },
 );
-
-/** Where a literal webhook URL may point: https anywhere, plain http only on this machine. */
-export function isAllowedWebhookUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    if (url.username || url.password) return false;
-    if (url.protocol === 'https:') return true;
-    return url.protocol === 'http:' && /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(url.hostname);
-  } catch {
-    return false;
-  }
-}
 
 export const WEBHOOK_INCLUDES = ['text', 'attachments'] as const;
 

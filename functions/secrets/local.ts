@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AccountError } from '../errors.ts';
 import type { ImapAccount } from '../imap/session.ts';
 import { formatPath } from '../rules/load.ts';
+import { mapSecretResolver, type SecretResolver } from './resolve.ts';
 
 const DEFAULT_PORTS = { implicit: 993, starttls: 143 } as const;
 
@@ -100,4 +101,29 @@ export function loadAccountsFile(file: string): AccountDirectory {
       return accountFromEntry(name, entry, dirname(file));
     },
   };
+}
+
+/**
+ * For the CLI: `{ env }` from the environment, `{ parameter }` from a local YAML/JSON file that maps
+ * parameter names to values (a stand-in for Parameter Store).
+ * @throws AccountError when the parameters file cannot be read.
+ */
+export function localSecretResolver(env: NodeJS.ProcessEnv, parametersFile?: string): SecretResolver {
+  if (!parametersFile) return mapSecretResolver(env);
+  let parameters: Record<string, unknown> = {};
+  try {
+    const data: unknown = parseYaml(readFileSync(parametersFile, 'utf8'));
+    if (data && typeof data === 'object') parameters = data as Record<string, unknown>;
+  } catch (error) {
+    throw new AccountError(
+      `cannot read parameters file ${parametersFile} (${(error as Error).message.split('\n')[0]})`,
+    );
+  }
+  return mapSecretResolver(env, {
+    source: parametersFile,
+    get: async (name) => {
+      const value = parameters[name];
+      return typeof value === 'string' ? value : undefined;
+    },
+  });
 }

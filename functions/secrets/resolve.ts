@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { AccountError, MailsiftError } from '../errors.ts';
+import { MailsiftError } from '../errors.ts';
 import type { SecretReference } from '../rules/schema.ts';
 
 /** Turns `{ parameter }` / `{ env }` references from rule files into values. */
@@ -12,22 +10,13 @@ export interface SecretResolver {
 export class SecretNotFoundError extends MailsiftError {}
 
 /**
- * For the CLI: `{ env }` from the environment, `{ parameter }` from a local YAML/JSON file that maps
- * parameter names to values (a stand-in for Parameter Store).
- * @throws AccountError when the parameters file cannot be read.
+ * `{ env }` from `env`; `{ parameter }` from `parameters` (a name → value lookup), or an error saying where
+ * parameters come from when there is none.
  */
-export function localSecretResolver(env: NodeJS.ProcessEnv, parametersFile?: string): SecretResolver {
-  let parameters: Record<string, unknown> = {};
-  if (parametersFile) {
-    try {
-      const data: unknown = parseYaml(readFileSync(parametersFile, 'utf8'));
-      if (data && typeof data === 'object') parameters = data as Record<string, unknown>;
-    } catch (error) {
-      throw new AccountError(
-        `cannot read parameters file ${parametersFile} (${(error as Error).message.split('\n')[0]})`,
-      );
-    }
-  }
+export function mapSecretResolver(
+  env: NodeJS.ProcessEnv,
+  parameters?: { readonly source: string; get(name: string): Promise<string | undefined> },
+): SecretResolver {
   return {
     async resolve(reference) {
       if ('env' in reference) {
@@ -35,14 +24,14 @@ export function localSecretResolver(env: NodeJS.ProcessEnv, parametersFile?: str
         if (!value) throw new SecretNotFoundError(`environment variable ${reference.env} is not set`);
         return value;
       }
-      const value = parameters[reference.parameter];
-      if (typeof value !== 'string' || value === '') {
+      if (!parameters) {
         throw new SecretNotFoundError(
-          parametersFile
-            ? `parameter ${reference.parameter} is not in ${parametersFile}`
-            : `parameter ${reference.parameter} needs a parameters file (--parameters FILE or MAILSIFT_PARAMETERS)`,
+          `parameter ${reference.parameter} needs a parameters file (--parameters FILE or MAILSIFT_PARAMETERS)`,
         );
       }
+      const value = await parameters.get(reference.parameter);
+      if (!value)
+        throw new SecretNotFoundError(`parameter ${reference.parameter} is not in ${parameters.source}`);
       return value;
     },
   };

@@ -1,42 +1,23 @@
-import { z } from 'zod';
-
-const AddressSchema = z.object({ name: z.string(), address: z.string() });
-
-/** The JSON body of a `format: json` webhook; exported as schema/webhook-payload.schema.json. */
-export const WebhookPayloadSchema = z.object({
-  version: z.literal(1),
-  account: z.string(),
-  ruleset: z.string(),
-  rule: z.string(),
-  mailbox: z.string(),
-  uidValidity: z.string().describe('UIDVALIDITY of the mailbox, as a decimal string (it may exceed 2^53).'),
-  uid: z.number().int(),
-  messageId: z.string().nullable(),
-  date: z.string().nullable().describe('Date header as ISO 8601, or null when missing or invalid.'),
-  receivedAt: z.string().nullable().describe('INTERNALDATE as ISO 8601.'),
-  from: z.array(AddressSchema),
-  to: z.array(AddressSchema),
-  cc: z.array(AddressSchema),
-  subject: z.string().describe('Decoded subject; empty when missing.'),
-  text: z
-    .string()
-    .optional()
-    .describe('Plain-text body (HTML-only mail is turned into text), when include has text.'),
-  truncated: z.boolean().optional().describe('True when text was cut at maxTextLength.'),
-  attachments: z
-    .array(z.object({ filename: z.string().nullable(), contentType: z.string(), size: z.number().int() }))
-    .optional()
-    .describe('Attachment metadata, when include has attachments (never the content).'),
-  headers: z
-    .record(z.string(), z.array(z.string()))
-    .optional()
-    .describe('Requested header fields, by lower-case name.'),
-});
-
-export type WebhookPayload = z.infer<typeof WebhookPayloadSchema>;
-
-export function webhookPayloadJsonSchema(): Record<string, unknown> {
-  return { ...z.toJSONSchema(WebhookPayloadSchema), title: 'mailsift webhook payload (format: json)' };
+/** The JSON body of a `format: json` webhook (schema: payload-schema.ts, schema/webhook-payload.schema.json). */
+export interface WebhookPayload {
+  version: 1;
+  account: string;
+  ruleset: string;
+  rule: string;
+  mailbox: string;
+  uidValidity: string;
+  uid: number;
+  messageId: string | null;
+  date: string | null;
+  receivedAt: string | null;
+  from: { name: string; address: string }[];
+  to: { name: string; address: string }[];
+  cc: { name: string; address: string }[];
+  subject: string;
+  text?: string | undefined;
+  truncated?: boolean | undefined;
+  attachments?: { filename: string | null; contentType: string; size: number }[] | undefined;
+  headers?: Record<string, string[]> | undefined;
 }
 
 /** Slack escapes only these three in message text. */

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { RuleFileError } from '../../functions/errors.ts';
 import { parseRuleset } from '../../functions/rules/load.ts';
-import { toSlackMessage, webhookPayloadJsonSchema } from '../../functions/webhook/payload.ts';
+import { toSlackMessage } from '../../functions/webhook/payload.ts';
+import { webhookPayloadJsonSchema } from '../../functions/webhook/payload-schema.ts';
 
 describe('webhookPayloadJsonSchema', () => {
   it('is committed in schema/webhook-payload.schema.json exactly as generated', () => {

@@ -1,9 +1,9 @@
 import { ImapConnectError, MailsiftError } from '../../errors.ts';
 import type { FetchMessageObject } from '../../imap/session.ts';
-import { decodeTextPart } from '../../mail/parse.ts';
-import { isAllowedWebhookUrl, type WebhookAction } from '../../rules/schema.ts';
+import type { WebhookAction } from '../../rules/schema.ts';
 import { deliverWebhook, idempotencyKey } from '../../webhook/deliver.ts';
 import { toSlackMessage, type WebhookPayload } from '../../webhook/payload.ts';
+import { isAllowedWebhookUrl } from '../../webhook/url.ts';
 import { type BodyNode, isAttachment, listAttachments, parseHeaderBlock } from '../client-checks.ts';
 import type { ActionContext, ActionHandler } from './types.ts';
 
@@ -14,6 +14,9 @@ const DELIVERY_CONCURRENCY = 4;
  * The fetch is a partial `BODY.PEEK[part]<0.n>`: a 30 MB message never comes down whole.
  */
 const RAW_BYTES_PER_CHAR = 6;
+
+/** mailparser is loaded on first use: runs without a webhook (most cold starts) never pay for it. */
+const loadParser = () => import('../../mail/parse.ts');
 
 /** The keyword that records a delivery by this rule, so no run posts the message again. */
 export function deliveryKeyword(ruleName: string, action: WebhookAction): string {
@@ -62,7 +65,7 @@ async function fetchTexts(
     );
     for (const { uid, part } of group) {
       const raw = rawByUid.get(uid) ?? Buffer.alloc(0);
-      const decoded = await decodeTextPart({
+      const decoded = await (await loadParser()).decodeTextPart({
         contentType: part.type ?? 'text/plain',
         charset: part.parameters?.charset,
         encoding: part.encoding,
