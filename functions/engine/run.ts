@@ -48,6 +48,8 @@ export interface RulesetSummary {
   readonly rules: RuleSummary[];
   /** All IMAP commands of the run, connection and logout included. */
   readonly imapCommands: number;
+  /** True when the run stopped early for its time budget; later rules wait for the next run. */
+  readonly incomplete?: boolean;
   /** Set when the run could not start (connection, TLS, login) or was cut short. */
   readonly error?: string;
   readonly errorType?: string;
@@ -59,6 +61,8 @@ export interface RunOptions {
   readonly timeouts?: SessionTimeouts;
   /** Resolves `{ parameter }` / `{ env }` references; default: environment only. */
   readonly secrets?: SecretResolver;
+  /** Asked before each rule and each webhook delivery; true ends the run cleanly as `incomplete`. */
+  readonly shouldStop?: () => boolean;
 }
 
 /** Per mailbox: messages later rules must not see again. */
@@ -127,6 +131,7 @@ async function runRule(
         ruleset: options.ruleset,
         ruleName: rule.name,
         secrets: options.secrets,
+        shouldStop: options.shouldStop,
       });
       actions.push({ type: outcome.type, target: outcome.target, count: outcome.count });
       if (outcome.removesMessages && options.dryRun) for (const uid of uids) remembered.removed.add(uid);
@@ -215,8 +220,14 @@ export async function runRuleset(
   const rules: RuleSummary[] = [];
   const memory = new Map<string, MailboxMemory>();
   let fatal: ReturnType<typeof describeError> | undefined;
+  let incomplete = false;
   try {
     for (const rule of ruleset.rules) {
+      // Out of time: stop between rules; the next scheduled run picks up (every action is idempotent).
+      if (options.shouldStop?.()) {
+        incomplete = true;
+        break;
+      }
       const mailbox = rule.mailbox ?? ruleset.mailbox;
       const before = session.commands.length;
       if (fatal) {
@@ -263,6 +274,7 @@ export async function runRuleset(
     durationMs: Date.now() - started,
     rules,
     imapCommands: session.commands.length,
+    ...(incomplete ? { incomplete: true } : {}),
     ...fatal,
   };
 }

@@ -12,6 +12,8 @@ export interface ActionContext {
   readonly ruleName: string;
   /** Resolves `{ parameter }` / `{ env }` references (webhook URLs and secrets). */
   readonly secrets: SecretResolver;
+  /** True when the run is out of time: stop starting new work. */
+  readonly shouldStop?: () => boolean;
 }
 
 export interface ActionOutcome {

@@ -149,6 +149,13 @@ export const applyWebhook: ActionHandler<WebhookAction> = async (action, context
   let storeFailure: unknown;
   await runPool(messages, DELIVERY_CONCURRENCY, async (message) => {
     if (storeFailure) return; // the mailbox stopped taking keywords: posting more would post them twice
+    if (context.shouldStop?.()) {
+      failures.push({
+        uid: message.uid,
+        reason: 'not posted: the run ran out of time; the next run posts it',
+      });
+      return;
+    }
     const text = texts?.get(message.uid);
     const payload: WebhookPayload = {
       version: 1,

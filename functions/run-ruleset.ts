@@ -1,0 +1,90 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { hasFailed, type RulesetSummary, runRuleset } from './engine/run.ts';
+import { MailsiftError } from './errors.ts';
+import type { Ruleset } from './rules/schema.ts';
+import { type ParameterStoreSecrets, parameterStoreSecrets } from './secrets/ssm.ts';
+
+/** Rulesets validated at build time and inlined by the bundler (see infra/bundle.ts); none when run from source. */
+declare const __MAILSIFT_RULESETS__: Record<string, Ruleset> | undefined;
+
+/** Time kept back from the Lambda timeout to finish the current rule, log out and report. */
+export const TIME_MARGIN_MS = 15_000;
+
+export interface ScheduledEvent {
+  readonly ruleset?: string;
+}
+
+/** The invocation failed: a rule or the connection did; the summary was logged. Makes Lambda retry / DLQ. */
+export class RulesetRunError extends MailsiftError {}
+
+export interface HandlerDependencies {
+  readonly rulesets: Record<string, Ruleset>;
+  /** The IMAP account this function serves (one function per account); its rulesets only. */
+  readonly account?: string;
+  readonly secrets: ParameterStoreSecrets;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** Builds the handler; `handler` below is it with the bundled rulesets and Parameter Store. */
+export function createHandler(deps: HandlerDependencies) {
+  return async (
+    event: ScheduledEvent,
+    context: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<RulesetSummary> => {
+    const found = event?.ruleset ? deps.rulesets[event.ruleset] : undefined;
+    const ruleset =
+      found && (deps.account === undefined || found.account === deps.account) ? found : undefined;
+    if (!ruleset) {
+      const known = Object.values(deps.rulesets)
+        .filter((candidate) => deps.account === undefined || candidate.account === deps.account)
+        .map((candidate) => candidate.name);
+      throw new RulesetRunError(
+        `unknown ruleset ${JSON.stringify(event?.ruleset)}; this function runs: ${known.join(', ')}`,
+      );
+    }
+    const account = await deps.secrets.loadAccount(ruleset.account);
+    const summary = await runRuleset(ruleset, account, {
+      dryRun: false,
+      secrets: deps.secrets.resolver,
+      shouldStop: () => context.getRemainingTimeInMillis() < TIME_MARGIN_MS,
+    });
+    recordMetrics(deps.metrics, summary);
+    const failed = hasFailed(summary);
+    deps.logger[failed ? 'error' : 'info']('ruleset run', { summary });
+    if (failed)
+      throw new RulesetRunError(
+        `ruleset ${ruleset.name} failed: ${summary.error ?? 'see the rules in the summary'}`,
+      );
+    return summary;
+  };
+}
+
+function recordMetrics(metrics: Metrics, summary: RulesetSummary): void {
+  metrics.addDimension('ruleset', summary.ruleset);
+  const sum = (pick: (rule: RulesetSummary['rules'][number]) => number) =>
+    summary.rules.reduce((total, rule) => total + pick(rule), 0);
+  metrics.addMetric(
+    'matched',
+    MetricUnit.Count,
+    sum((rule) => rule.matched),
+  );
+  metrics.addMetric(
+    'acted',
+    MetricUnit.Count,
+    sum((rule) => rule.acted),
+  );
+  metrics.addMetric('failed', MetricUnit.Count, summary.error ? 1 : sum((rule) => (rule.error ? 1 : 0)));
+  metrics.addMetric('duration', MetricUnit.Milliseconds, summary.durationMs);
+  metrics.publishStoredMetrics();
+}
+
+export const handler = createHandler({
+  rulesets: typeof __MAILSIFT_RULESETS__ === 'undefined' ? {} : __MAILSIFT_RULESETS__,
+  account: process.env.MAILSIFT_ACCOUNT,
+  secrets: parameterStoreSecrets({ prefix: process.env.MAILSIFT_PARAMETER_PREFIX ?? '/mailsift' }),
+  logger: new Logger({ serviceName: 'mailsift' }),
+  metrics: new Metrics({ namespace: 'mailsift', serviceName: 'mailsift' }),
+});
