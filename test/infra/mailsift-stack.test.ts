@@ -24,7 +24,18 @@ function synth(props: Partial<MailsiftStackProps> = {}): { stack: MailsiftStack;
 
 /** `arn:<partition>:ssm:<region>:<account>:parameter<name>` as the template spells it. */
 const parameterArn = (name: string) => ({
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:parameter${name}`]],
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':ssm:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      `:parameter${name}`,
+    ],
+  ],
 });
 
 before(() => {
@@ -60,8 +71,12 @@ describe('MailsiftStack', () => {
         MemorySize: 512,
         Timeout: 300,
         ReservedConcurrentExecutions: 1,
-        DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeadLetterQueue'), 'Arn'] } },
-        Environment: { Variables: Match.objectLike({ MAILSIFT_ACCOUNT: account, MAILSIFT_PARAMETER_PREFIX: '/mailsift' }) },
+        DeadLetterConfig: {
+          TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeadLetterQueue'), 'Arn'] },
+        },
+        Environment: {
+          Variables: Match.objectLike({ MAILSIFT_ACCOUNT: account, MAILSIFT_PARAMETER_PREFIX: '/mailsift' }),
+        },
       });
     }
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
@@ -70,7 +85,12 @@ describe('MailsiftStack', () => {
   it('lets each function read exactly the parameters its rule files reference', () => {
     const policies = template.findResources('AWS::IAM::Policy');
     const ssmResources = (policyId: string) =>
-      (policies[policyId]?.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
+      (
+        policies[policyId]?.Properties.PolicyDocument.Statement as {
+          Action: string | string[];
+          Resource: unknown;
+        }[]
+      )
         .filter((statement) => statement.Action === 'ssm:GetParameter')
         .flatMap((statement) => [statement.Resource].flat());
     const ops = Object.keys(policies).find((id) => id.startsWith('OpsRole'));
@@ -84,7 +104,8 @@ describe('MailsiftStack', () => {
     assert.deepEqual(ssmResources(billing), [parameterArn('/mailsift/accounts/billing')]);
     // No statement anywhere grants an action on every resource.
     for (const policy of Object.values(policies)) {
-      for (const statement of policy.Properties.PolicyDocument.Statement) assert.notEqual(statement.Resource, '*');
+      for (const statement of policy.Properties.PolicyDocument.Statement)
+        assert.notEqual(statement.Resource, '*');
     }
     assert.ok(!JSON.stringify(policies).includes('kms:'), 'aws/ssm needs no kms grant');
   });
@@ -97,7 +118,11 @@ describe('MailsiftStack', () => {
           Match.objectLike({
             Action: 'kms:Decrypt',
             Resource: keyArn,
-            Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+            Condition: {
+              StringEquals: {
+                'kms:ViaService': { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+              },
+            },
           }),
         ]),
       },
@@ -105,36 +130,71 @@ describe('MailsiftStack', () => {
   });
 
   it('encrypts the DLQ, keeps logs for a month and alarms on errors and dead letters', () => {
-    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+    });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + new Set(rulesets.map((r) => r.account)).size);
     template.resourceCountIs('AWS::SNS::Topic', 0);
   });
 
   it('sends alarms to an encrypted SNS topic with an email subscription when alarmEmail is set', () => {
     const { template: withEmail } = synth({ alarmEmail: 'ops@example.com' });
-    withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    withEmail.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
     withEmail.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
-    withEmail.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmTopic') }] });
+    withEmail.allResourcesProperties('AWS::CloudWatch::Alarm', {
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmTopic') }],
+    });
   });
 
   it('passes the AwsSolutions checks, every suppression with a reason', () => {
     const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
-    assert.deepEqual(errors.map((e) => `${e.id}: ${e.entry.data}`), []);
-    const suppressions = Object.values(template.toJSON().Resources as Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress: { reason: string }[] } } }>)
-      .flatMap((resource) => resource.Metadata?.cdk_nag?.rules_to_suppress ?? []);
+    assert.deepEqual(
+      errors.map((e) => `${e.id}: ${e.entry.data}`),
+      [],
+    );
+    const suppressions = Object.values(
+      template.toJSON().Resources as Record<
+        string,
+        { Metadata?: { cdk_nag?: { rules_to_suppress: { reason: string }[] } } }
+      >,
+    ).flatMap((resource) => resource.Metadata?.cdk_nag?.rules_to_suppress ?? []);
     assert.ok(suppressions.length > 0);
-    for (const suppression of suppressions) assert.ok(suppression.reason.length >= 20, JSON.stringify(suppression));
+    for (const suppression of suppressions)
+      assert.ok(suppression.reason.length >= 20, JSON.stringify(suppression));
   });
 
   it('refuses bad props with a message naming the prop', () => {
-    assert.throws(() => synth({ memorySize: 64 }), /MailsiftStack: memorySize must be a whole number of MB from 128 to 10240, got 64/);
-    assert.throws(() => synth({ timeout: Duration.seconds(5) }), /MailsiftStack: timeout must be between 30 seconds and 15 minutes/);
-    assert.throws(() => synth({ alarmEmail: 'nobody' }), /MailsiftStack: alarmEmail must be an email address/);
-    assert.throws(() => new MailsiftStack(new App(), 'X', { rulesets: [], bundleDir }), /rulesets must name at least one ruleset/);
+    assert.throws(
+      () => synth({ memorySize: 64 }),
+      /MailsiftStack: memorySize must be a whole number of MB from 128 to 10240, got 64/,
+    );
+    assert.throws(
+      () => synth({ timeout: Duration.seconds(5) }),
+      /MailsiftStack: timeout must be between 30 seconds and 15 minutes/,
+    );
+    assert.throws(
+      () => synth({ alarmEmail: 'nobody' }),
+      /MailsiftStack: alarmEmail must be an email address/,
+    );
+    assert.throws(
+      () => new MailsiftStack(new App(), 'X', { rulesets: [], bundleDir }),
+      /rulesets must name at least one ruleset/,
+    );
   });
 });

@@ -1,0 +1,46 @@
+/**
+ * Lambda bundle size and cold import time, against the floor: a bundle that only imports imapflow (nothing
+ * less can speak IMAP), built with the same esbuild settings. Each import is timed in a fresh Node process.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadRulesets } from '../functions/rules/load.ts';
+import { bundleHandler, bundleImapflowOnly } from '../infra/bundle.ts';
+
+const RUNS = Number(process.env.BENCH_IMPORT_RUNS ?? 15);
+
+// Inside the project, so @aws-sdk/* (left to the Lambda runtime) resolves from node_modules.
+mkdirSync('node_modules/.cache', { recursive: true });
+const dir = mkdtempSync(resolve('node_modules/.cache/mailsift-bench-'));
+const handler = bundleHandler(loadRulesets(['rules']), join(dir, 'handler'));
+const floor = bundleImapflowOnly(join(dir, 'floor'));
+
+function importMs(code: string): number {
+  const samples: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const script = `const t = performance.now(); ${code}; process.stdout.write(String(performance.now() - t));`;
+    samples.push(
+      Number(
+        execFileSync('node', ['--no-warnings', '--input-type=module', '-e', script], { encoding: 'utf8' }),
+      ),
+    );
+  }
+  return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? Number.NaN;
+}
+
+const floorMs = importMs(`await import(${JSON.stringify(floor.file)})`);
+const sdkMs = importMs(`await import(${JSON.stringify(floor.file)}); await import('@aws-sdk/client-ssm')`);
+const handlerMs = importMs(`await import(${JSON.stringify(handler.file)})`);
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
+
+console.log(
+  `\nmailsift Lambda bundle (esbuild, minified ESM, @aws-sdk/* external), median of ${RUNS} fresh processes`,
+);
+console.log(`floor (imapflow only):        ${kb(floor.bytes)}, import ${floorMs.toFixed(1)} ms`);
+console.log(`floor + @aws-sdk/client-ssm:  import ${sdkMs.toFixed(1)} ms`);
+console.log(
+  `handler: entry + eager chunk ${kb(handler.eagerBytes)} (${(handler.eagerBytes / floor.bytes).toFixed(2)}x floor), ` +
+    `all files ${kb(handler.totalBytes)} (${(handler.totalBytes / floor.bytes).toFixed(2)}x), ` +
+    `import ${handlerMs.toFixed(1)} ms (${(handlerMs / floorMs).toFixed(2)}x floor, ${(handlerMs / sdkMs).toFixed(2)}x floor + SDK)`,
+);

@@ -1,0 +1,202 @@
+/**
+ * The Lambda bundle, exactly as it would be uploaded, imported in a fresh Node process and invoked with a
+ * scheduler event against the test Dovecot, with Parameter Store answered on a loopback endpoint.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { RulesetSummary } from '../functions/engine/run.ts';
+import { loadRulesets } from '../functions/rules/load.ts';
+import { bundleHandler } from '../infra/bundle.ts';
+import { CORPUS } from './helpers/corpus.ts';
+import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
+import { type FakeSsm, startFakeSsm } from './helpers/fake-ssm.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { idsIn } from './helpers/rulesets.ts';
+
+const PASSWORD = 'L4mbda"pa\\ss-wörd';
+const RULES = `account: test
+schedule: rate(5 minutes)
+rules:
+  - { name: file-billing, match: { from: billing@ }, actions: [{ addFlags: [$Billing] }, { moveTo: Finance }] }
+  - { name: flag-alerts, match: { subjectMatches: '^\\[ALERT\\]' }, actions: [{ addFlags: ['\\Flagged'] }] }
+  - name: forward-alerts
+    match: { from: monitoring@, seen: false }
+    actions: [{ webhook: { url: { parameter: /mailsift/webhooks/ops } } }, { addFlags: ['\\Seen'] }]
+`;
+
+let dovecot: TestDovecot;
+let receiver: Receiver;
+let ssm: FakeSsm;
+let work: string;
+let bundleFile: string;
+let lambdaUser: string;
+let cliUser: string;
+
+before(async () => {
+  dovecot = await startDovecot();
+  receiver = await startReceiver();
+  lambdaUser = dovecot.addUser(PASSWORD);
+  cliUser = dovecot.addUser(PASSWORD);
+  for (const user of [lambdaUser, cliUser]) dovecot.seed(user, 'INBOX', CORPUS);
+  const account = (user: string) =>
+    JSON.stringify({
+      host: '127.0.0.1',
+      port: dovecot.imapsPort,
+      tls: 'implicit',
+      user,
+      password: PASSWORD,
+      ca: dovecot.certificate,
+    });
+  ssm = await startFakeSsm({
+    '/mailsift/accounts/test': account(lambdaUser),
+    '/mailsift/webhooks/ops': receiver.url,
+  });
+  // Inside the project, so the bundle finds @aws-sdk/* in node_modules as Lambda finds it in the runtime.
+  mkdirSync('node_modules/.cache', { recursive: true });
+  work = mkdtempSync(resolve('node_modules/.cache/mailsift-lambda-'));
+  mkdirSync(join(work, 'rules'));
+  writeFileSync(join(work, 'rules', 'inbox.yaml'), RULES);
+  bundleFile = bundleHandler(loadRulesets([join(work, 'rules')]), join(work, 'bundle')).file;
+});
+after(async () => {
+  await ssm?.close();
+  await receiver?.close();
+  await dovecot?.stop();
+});
+
+interface Invocation {
+  readonly results: ({ ok: true; summary: RulesetSummary } | { ok: false; name: string; message: string })[];
+  readonly output: string;
+}
+
+/** Imports the bundle in a fresh process and invokes its handler once per event. */
+async function invokeBundle(events: unknown[], remainingMs = 300_000): Promise<Invocation> {
+  const script = `
+    const { handler } = await import(${JSON.stringify(bundleFile)});
+    const context = { getRemainingTimeInMillis: () => ${remainingMs} };
+    for (const event of ${JSON.stringify(events)}) {
+      try {
+        process.stdout.write('RESULT ' + JSON.stringify({ ok: true, summary: await handler(event, context) }) + '\\n');
+      } catch (error) {
+        process.stdout.write('RESULT ' + JSON.stringify({ ok: false, name: error.name, message: error.message }) + '\\n');
+      }
+    }`;
+  const child = spawn('node', ['--no-warnings', '--input-type=module', '-e', script], {
+    env: {
+      ...process.env,
+      AWS_ENDPOINT_URL_SSM: ssm.url,
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      MAILSIFT_ACCOUNT: 'test',
+      MAILSIFT_PARAMETER_PREFIX: '/mailsift',
+      POWERTOOLS_METRICS_NAMESPACE: 'mailsift',
+    },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
+  await once(child, 'close');
+  const results = output
+    .split('\n')
+    .filter((line) => line.startsWith('RESULT '))
+    .map((line) => JSON.parse(line.slice('RESULT '.length)));
+  return { results, output };
+}
+
+/** What must be equal between a Lambda run and a CLI run of the same ruleset. */
+const plan = (summary: RulesetSummary) =>
+  summary.rules.map((r) => [r.name, r.mailbox, r.matched, r.acted, r.actions, r.error]);
+
+describe('Lambda bundle', () => {
+  it('runs a scheduled ruleset like the CLI does, reading each parameter once across warm invocations', async () => {
+    const invocation = await invokeBundle([{ ruleset: 'inbox' }, { ruleset: 'inbox' }]);
+    const [first, second] = invocation.results;
+    assert.ok(first?.ok, invocation.output);
+    assert.ok(second?.ok, invocation.output);
+
+    // The same ruleset through the CLI on an identical mailbox.
+    const accounts = join(work, 'accounts.yaml');
+    const parameters = join(work, 'parameters.yaml');
+    writeFileSync(join(work, 'ca.pem'), dovecot.certificate);
+    writeFileSync(
+      accounts,
+      `test: { host: 127.0.0.1, port: ${dovecot.imapsPort}, user: ${cliUser}, password: { env: PW }, ca: ca.pem }\n`,
+    );
+    writeFileSync(parameters, `/mailsift/webhooks/ops: ${receiver.url}\n`);
+    const cli = spawn(
+      'node',
+      [
+        'bin/mailsift.js',
+        'run',
+        join(work, 'rules'),
+        '--json',
+        '--accounts',
+        accounts,
+        '--parameters',
+        parameters,
+      ],
+      {
+        env: { ...process.env, PW: PASSWORD },
+      },
+    );
+    let cliOut = '';
+    cli.stdout.on('data', (chunk) => {
+      cliOut += chunk;
+    });
+    const [code] = await once(cli, 'close');
+    assert.equal(code, 0, cliOut);
+    assert.deepEqual(plan(first.summary), plan(JSON.parse(cliOut)));
+    assert.equal(first.summary.dryRun, false);
+
+    // The second invocation moved and posted nothing again (flagging is idempotent, so the flagged alert is
+    // matched and flagged again), and both read each parameter once (cached).
+    assert.deepEqual(
+      second.summary.rules.map((r) => r.matched),
+      [0, 1, 0],
+    );
+    assert.equal(receiver.requests.length, 4); // two alerts, from the Lambda run and the CLI run
+    assert.deepEqual(ssm.requests, [
+      { name: '/mailsift/accounts/test', withDecryption: true },
+      { name: '/mailsift/webhooks/ops', withDecryption: true },
+    ]);
+    const state = await dovecot.mailboxState(lambdaUser);
+    assert.deepEqual(idsIn(state, 'Finance', '$Billing'), ['inv1', 'inv2']);
+    assert.deepEqual(idsIn(state, 'INBOX', '$mailsift-fwd-forward-alerts'), ['alert1', 'alert2']);
+
+    // Structured logs and EMF metrics, and never the password.
+    assert.match(invocation.output, /"message":"ruleset run"/);
+    assert.match(
+      invocation.output,
+      /"_aws":\{"Timestamp":\d+,"CloudWatchMetrics":\[\{"Namespace":"mailsift"/,
+    );
+    assert.ok(!invocation.output.includes('wörd'));
+  });
+
+  it('fails the invocation with a typed error for an unknown ruleset or a failing rule', async () => {
+    const invocation = await invokeBundle([{ ruleset: 'nope' }, {}]);
+    assert.deepEqual(
+      invocation.results.map((r) => (r.ok ? 'ok' : `${r.name}: ${r.message}`)),
+      [
+        'RulesetRunError: unknown ruleset "nope"; this function runs: inbox',
+        'RulesetRunError: unknown ruleset undefined; this function runs: inbox',
+      ],
+    );
+  });
+
+  it('stops cleanly as incomplete when the time budget is nearly spent', async () => {
+    const invocation = await invokeBundle([{ ruleset: 'inbox' }], 5_000);
+    const [result] = invocation.results;
+    assert.ok(result?.ok, invocation.output);
+    assert.equal(result.summary.incomplete, true);
+    assert.deepEqual(result.summary.rules, []);
+  });
+});
