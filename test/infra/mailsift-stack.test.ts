@@ -86,7 +86,7 @@ describe('MailsiftStack', () => {
     const policies = template.findResources('AWS::IAM::Policy');
     const ssmResources = (policyId: string) =>
       (
-        policies[policyId]?.Properties.PolicyDocument.Statement as {
+        (policies[policyId]?.Properties.PolicyDocument.Statement ?? []) as {
           Action: string | string[];
           Resource: unknown;
         }[]
