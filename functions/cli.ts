@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { hasFailed, runRuleset } from './engine/run.ts';
+import { hasFailed, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
 import { formatSummary } from './format-summary.ts';
 import { loadRulesets } from './rules/load.ts';
@@ -45,13 +45,10 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
   const secrets = localSecretResolver(io.env, values.parameters ?? (io.env.MAILSIFT_PARAMETERS || undefined));
   // Resolve every account before connecting anywhere, so a typo fails before any mail is touched.
   const resolved = rulesets.map((ruleset) => ({ ruleset, account: accounts.resolve(ruleset.account) }));
-  let failed = false;
-  for (const { ruleset, account } of resolved) {
-    const summary = await runRuleset(ruleset, account, { dryRun: values['dry-run'], secrets });
-    failed ||= hasFailed(summary);
+  const summaries = await runRulesets(resolved, { dryRun: values['dry-run'], secrets }, (summary) => {
     io.stdout(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
-  }
-  return failed ? EXIT.ruleFailed : EXIT.ok;
+  });
+  return summaries.some(hasFailed) ? EXIT.ruleFailed : EXIT.ok;
 }
 
 function commandValidate(args: string[], io: CliIo): number {

@@ -61,6 +61,8 @@ export interface RunOptions {
   readonly timeouts?: SessionTimeouts;
   /** Resolves `{ parameter }` / `{ env }` references; default: environment only. */
   readonly secrets?: SecretResolver;
+  /** An open session to run on (left open); by default the run connects and logs out itself. */
+  readonly session?: ImapSession;
   /** Asked before each rule and each webhook delivery; true ends the run cleanly as `incomplete`. */
   readonly shouldStop?: () => boolean;
 }
@@ -213,10 +215,11 @@ export async function runRuleset(
   };
   let session: ImapSession;
   try {
-    session = await ImapSession.connect(account, options.timeouts ?? DEFAULT_TIMEOUTS);
+    session = options.session ?? (await ImapSession.connect(account, options.timeouts ?? DEFAULT_TIMEOUTS));
   } catch (error) {
     return { ...base, durationMs: Date.now() - started, rules: [], imapCommands: 0, ...describeError(error) };
   }
+  const commandsBefore = options.session ? session.commands.length : 0;
   const rules: RuleSummary[] = [];
   const memory = new Map<string, MailboxMemory>();
   let fatal: ReturnType<typeof describeError> | undefined;
@@ -267,14 +270,55 @@ export async function runRuleset(
       }
     }
   } finally {
-    await session.close();
+    if (!options.session) await session.close();
   }
   return {
     ...base,
     durationMs: Date.now() - started,
     rules,
-    imapCommands: session.commands.length,
+    imapCommands: session.commands.length - commandsBefore,
     ...(incomplete ? { incomplete: true } : {}),
     ...fatal,
   };
+}
+
+/**
+ * Runs rulesets in order, one connection per account for all of its rulesets (a TLS handshake and login
+ * saved per ruleset); a connection that failed is replaced for the next ruleset. `report` gets each summary
+ * as soon as it is ready.
+ */
+export async function runRulesets(
+  jobs: readonly { ruleset: Ruleset; account: ImapAccount }[],
+  options: Omit<RunOptions, 'session'>,
+  report: (summary: RulesetSummary) => void,
+): Promise<RulesetSummary[]> {
+  const summaries: RulesetSummary[] = [];
+  const accounts = [...new Set(jobs.map((job) => job.ruleset.account))];
+  for (const name of accounts) {
+    let session: ImapSession | undefined;
+    try {
+      for (const job of jobs.filter((candidate) => candidate.ruleset.account === name)) {
+        if (!session) {
+          try {
+            session = await ImapSession.connect(job.account, options.timeouts ?? DEFAULT_TIMEOUTS);
+          } catch {
+            // runRuleset connects again and reports the failure in this ruleset's summary.
+          }
+        }
+        const summary = await runRuleset(job.ruleset, job.account, { ...options, session });
+        summaries.push(summary);
+        report(summary);
+        const lost = [summary.errorType, ...summary.rules.map((rule) => rule.errorType)].includes(
+          'ImapConnectError',
+        );
+        if (lost) {
+          await session?.close();
+          session = undefined;
+        }
+      }
+    } finally {
+      await session?.close();
+    }
+  }
+  return summaries;
 }

@@ -142,6 +142,7 @@ export class ImapSession {
       maxLiteralSize: MAX_LITERAL_BYTES,
       disableAutoIdle: true,
       disableCompression: true,
+      disableAutoEnable: true,
       clientInfo: { name: 'mailsift' },
       logger: {
         debug: (entry: { src?: string; msg?: string }) => {
