@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { hasFailed, runRulesets } from './engine/run.ts';
+import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
-import { formatSummary } from './format-summary.ts';
+import { formatProgress, formatSummary } from './format-summary.ts';
 import { loadRulesets } from './rules/load.ts';
 import { rulesetJsonSchema } from './rules/schema.ts';
 import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
@@ -23,7 +23,12 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;
+  /** Replaces the status line (a terminal's last line); absent when stderr is not a terminal. */
+  readonly status?: (text: string) => void;
 }
+
+/** Status updates at most this often: a webhook rule reports every message. */
+const STATUS_INTERVAL_MS = 100;
 
 const DEFAULT_RULE_PATHS = ['rules'];
 
@@ -45,7 +50,21 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
   const secrets = localSecretResolver(io.env, values.parameters ?? (io.env.MAILSIFT_PARAMETERS || undefined));
   // Resolve every account before connecting anywhere, so a typo fails before any mail is touched.
   const resolved = rulesets.map((ruleset) => ({ ruleset, account: accounts.resolve(ruleset.account) }));
-  const summaries = await runRulesets(resolved, { dryRun: values['dry-run'], secrets }, (summary) => {
+  // Progress only for a person at a terminal: --json output and logs stay clean.
+  const status = values.json ? undefined : io.status;
+  let lastStatus = 0;
+  const onProgress = status
+    ? (progress: RuleProgress) => {
+        const now = Date.now();
+        const finished = progress.action === progress.actions && progress.done === progress.acted;
+        if (now - lastStatus < STATUS_INTERVAL_MS && progress.done !== 0 && !finished) return;
+        lastStatus = now;
+        status(formatProgress(progress));
+      }
+    : undefined;
+  const options = { dryRun: values['dry-run'], secrets, onProgress };
+  const summaries = await runRulesets(resolved, options, (summary) => {
+    status?.('');
     io.stdout(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
   });
   return summaries.some(hasFailed) ? EXIT.ruleFailed : EXIT.ok;

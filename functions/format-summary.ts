@@ -1,4 +1,4 @@
-import type { RulesetSummary } from './engine/run.ts';
+import type { RuleProgress, RulesetSummary } from './engine/run.ts';
 
 /**
  * Server-provided text (subjects, addresses, error text) is data: control characters, including terminal
@@ -38,4 +38,15 @@ export function formatSummary(summary: RulesetSummary): string {
     if (rule.error) lines.push(`         error: ${printable(rule.error)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** One status line for a running rule, e.g. `file-invoices › file-invoices: matched 3038 · moveTo (2/2) 1000/1000`. */
+export function formatProgress(progress: RuleProgress): string {
+  const head = `${printable(progress.ruleset)} › ${progress.rule}: `;
+  if (progress.action === 0) return `${head}matched ${progress.matched}`;
+  const limited = progress.acted < progress.matched ? `, acting on ${progress.acted}` : '';
+  return (
+    `${head}matched ${progress.matched}${limited} · ${progress.actionType} ` +
+    `(${progress.action}/${progress.actions}) ${progress.done}/${progress.acted}`
+  );
 }

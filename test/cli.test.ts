@@ -149,6 +149,32 @@ describe('mailsift run', () => {
     assert.deepEqual(idsIn(state, 'INBOX', '\\Flagged'), ['alert1', 'news2']);
   });
 
+  it('shows a progress line per rule on a terminal, and none with --json or without a terminal', async () => {
+    const { dir, accounts } = setup(RULES);
+    // script(1) gives the CLI a pseudo-terminal, as a person at a terminal would run it.
+    const inTerminal = (extra: string) =>
+      spawnSync(
+        'script',
+        ['-qec', `node bin/mailsift.js run ${dir} --accounts ${accounts} ${extra}`, '/dev/null'],
+        { encoding: 'utf8', env: { ...process.env, ...PASSWORD_ENV }, timeout: 60_000 },
+      );
+    const human = inTerminal('');
+    assert.equal(human.status, 0, human.stdout);
+    assert.match(human.stdout, /\r\x1b\[Kinbox › file-billing: matched 2\b/);
+    assert.match(human.stdout, /\r\x1b\[Kinbox › file-billing: matched 2 · moveTo \(2\/2\) 2\/2/);
+    assert.match(human.stdout, /\r\x1b\[Kinbox › flag-alerts: matched 1 · addFlags \(1\/1\) 1\/1/);
+    // The status line is erased before the summary is printed.
+    assert.match(human.stdout, /\r\x1b\[Kinbox \(account test, run/);
+
+    const json = inTerminal('--json');
+    assert.equal(json.status, 0, json.stdout);
+    assert.doesNotMatch(json.stdout, /\x1b|›/);
+    const again = setup(RULES);
+    const piped = mailsift(['run', again.dir, '--accounts', again.accounts], PASSWORD_ENV);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stderr, '');
+  });
+
   it('exits 1 when a rule fails, after running the others', async () => {
     const { dir, accounts, user } =
       setup(`  - { name: broken, mailbox: Missing, match: { seen: true }, actions: [{ addFlags: [$X] }] }

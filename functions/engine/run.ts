@@ -65,6 +65,22 @@ export interface RunOptions {
   readonly session?: ImapSession;
   /** Asked before each rule and each webhook delivery; true ends the run cleanly as `incomplete`. */
   readonly shouldStop?: () => boolean;
+  /** Told where a rule is: after its SEARCH, and as each action progresses (for a progress line). */
+  readonly onProgress?: (progress: RuleProgress) => void;
+}
+
+/** Where a running rule is: how many messages matched, and how far the current action has got. */
+export interface RuleProgress {
+  readonly ruleset: string;
+  readonly rule: string;
+  readonly matched: number;
+  readonly acted: number;
+  /** 1-based index of the running action (0 while matching), of `actions`. */
+  readonly action: number;
+  readonly actions: number;
+  readonly actionType?: string;
+  /** Messages the running action has finished. */
+  readonly done: number;
 }
 
 /** Per mailbox: messages later rules must not see again. */
@@ -119,11 +135,25 @@ async function runRule(
   const acted = matched.slice(0, rule.limit);
   const sample = options.dryRun ? await sampleMessages(session, acted) : undefined;
 
+  const report = (action: number, done: number) =>
+    options.onProgress?.({
+      ruleset: options.ruleset.name,
+      rule: rule.name,
+      matched: matched.length,
+      acted: acted.length,
+      action,
+      actions: rule.actions.length,
+      actionType: action > 0 ? Object.keys(rule.actions[action - 1] ?? {})[0] : undefined,
+      done,
+    });
+  report(0, 0);
+
   const actions: ActionSummary[] = [];
   const failed: { uid: number; reason: string }[] = [];
   let failure: ReturnType<typeof describeError> | undefined;
   let uids: readonly number[] = acted;
-  for (const action of rule.actions) {
+  for (const [index, action] of rule.actions.entries()) {
+    report(index + 1, 0);
     try {
       const outcome = await applyAction(action, {
         session,
@@ -134,7 +164,9 @@ async function runRule(
         ruleName: rule.name,
         secrets: options.secrets,
         shouldStop: options.shouldStop,
+        progress: (done) => report(index + 1, done),
       });
+      report(index + 1, uids.length);
       actions.push({ type: outcome.type, target: outcome.target, count: outcome.count });
       if (outcome.removesMessages && options.dryRun) for (const uid of uids) remembered.removed.add(uid);
       failed.push(...(outcome.failures ?? []));

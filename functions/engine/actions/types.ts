@@ -14,6 +14,8 @@ export interface ActionContext {
   readonly secrets: SecretResolver;
   /** True when the run is out of time: stop starting new work. */
   readonly shouldStop?: () => boolean;
+  /** Told how many of `uids` this action has finished, for actions that go message by message. */
+  readonly progress?: (done: number) => void;
 }
 
 export interface ActionOutcome {

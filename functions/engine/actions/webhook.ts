@@ -201,6 +201,7 @@ export const applyWebhook: ActionHandler<WebhookAction> = async (action, context
     });
     if (!result.ok) {
       failures.push({ uid: message.uid, reason: result.reason });
+      context.progress?.(delivered.length + failures.length);
       return;
     }
     // Recorded right after the 2xx: only a failure between the two can make a later run post it again.
@@ -217,6 +218,7 @@ export const applyWebhook: ActionHandler<WebhookAction> = async (action, context
       }
     }
     delivered.push(message.uid);
+    context.progress?.(delivered.length + failures.length);
   });
   if (storeFailure instanceof ImapConnectError) throw storeFailure;
   delivered.sort((a, b) => a - b);
