@@ -224,8 +224,9 @@ ${trashSpecialUse}  }
   const certificate = readFileSync(certFile, 'utf8');
   let userCounter = 0;
 
+  // The state of 50,000 messages is several MB: past execFile's default 1 MB output limit.
   const doveadm = async (...args: string[]) =>
-    (await execFile('doveadm', ['-c', configFile, ...args])).stdout;
+    (await execFile('doveadm', ['-c', configFile, ...args], { maxBuffer: 512 * 1024 * 1024 })).stdout;
   const homeOf = (user: string) => join(dir, 'home', user);
   const maildirOf = (user: string, mailbox: string) =>
     mailbox.toUpperCase() === 'INBOX'
