@@ -117,7 +117,8 @@ async function runRule(
     now: options.now,
     hasWithin: session.hasCapability('WITHIN'),
   });
-  const candidates = (await session.searchUids(compiled.search)).filter(
+  // Saved as `$` where the server can: actions on exactly these messages then send `$`, not UID sets.
+  const candidates = (await session.searchUids(compiled.search, { save: true })).filter(
     (uid) => !remembered.stopped.has(uid) && !remembered.removed.has(uid),
   );
   let matched = candidates;

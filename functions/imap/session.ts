@@ -9,7 +9,7 @@ import {
   ImapTlsError,
   MailboxNotFoundError,
 } from '../errors.ts';
-import { chunkUidSet, chunkUids } from './uid-set.ts';
+import { chunkUidSet, chunkUids, expandUidSetAtMost } from './uid-set.ts';
 
 export type { FetchMessageObject, FetchQueryObject, SearchObject };
 
@@ -83,8 +83,13 @@ interface ImapFlowInternals {
 /** What imapflow's logger tells us about the wire: the commands sent and the last failure it swallowed. */
 interface WireRecord {
   commands: string[];
+  /** The start of each UID command line (never a LOGIN or AUTHENTICATE line), for tests and debugging. */
+  uidCommandLines: string[];
   lastWarning: unknown;
 }
+
+/** How much of a UID command line `uidCommandLines` keeps. */
+const COMMAND_LINE_RECORD_LENGTH = 80;
 
 interface ImapFlowCommandError extends Error {
   responseStatus?: string;
@@ -104,6 +109,11 @@ export class ImapSession {
   private readonly client: ImapFlow;
   private readonly wire: WireRecord;
   private trashPath: string | undefined;
+  /**
+   * The UIDs of the last SEARCH saved on the server as `$` (RFC 5182), while `$` still names exactly them:
+   * forgotten when another mailbox is selected (which resets `$`) and once messages were expunged.
+   */
+  private savedResult: readonly number[] | undefined;
 
   private constructor(client: ImapFlow, wire: WireRecord) {
     this.client = client;
@@ -115,6 +125,11 @@ export class ImapSession {
     return this.wire.commands;
   }
 
+  /** The first characters of every UID command line sent (`3 UID MOVE $ Archive`, …), in order. */
+  get uidCommandLines(): readonly string[] {
+    return this.wire.uidCommandLines;
+  }
+
   /**
    * Connects, secures and logs in.
    * @throws ImapConnectError, ImapTlsError or ImapAuthError; none of them carries the password.
@@ -123,7 +138,7 @@ export class ImapSession {
     account: ImapAccount,
     timeouts: SessionTimeouts = DEFAULT_TIMEOUTS,
   ): Promise<ImapSession> {
-    const wire: WireRecord = { commands: [], lastWarning: undefined };
+    const wire: WireRecord = { commands: [], uidCommandLines: [], lastWarning: undefined };
     const client = new ImapFlow({
       host: account.host,
       port: account.port,
@@ -148,7 +163,10 @@ export class ImapSession {
         debug: (entry: { src?: string; msg?: string }) => {
           // imapflow logs each command it writes as "<tag> <COMMAND> …" (credentials masked).
           if (entry.src === 'c' && typeof entry.msg === 'string' && !entry.msg.startsWith('(*')) {
-            wire.commands.push(commandName(entry.msg));
+            const name = commandName(entry.msg);
+            wire.commands.push(name);
+            if (name.startsWith('UID '))
+              wire.uidCommandLines.push(entry.msg.slice(0, COMMAND_LINE_RECORD_LENGTH));
           }
         },
         info: () => {},
@@ -182,6 +200,7 @@ export class ImapSession {
   async openMailbox(path: string, readOnly: boolean): Promise<MailboxInfo> {
     const current = this.client.mailbox;
     if (!current || current.path !== path || Boolean(current.readOnly) !== readOnly) {
+      this.savedResult = undefined; // RFC 5182 §2.1: SELECT and EXAMINE reset `$`
       try {
         await this.client.mailboxOpen(path, { readOnly });
       } catch (error) {
@@ -204,12 +223,31 @@ export class ImapSession {
     };
   }
 
-  /** `UID SEARCH` in the selected mailbox; UIDs ascending. @throws ImapActionError */
-  async searchUids(query: SearchObject): Promise<number[]> {
+  /**
+   * `UID SEARCH` in the selected mailbox; UIDs ascending. With `save`, on a server with SEARCHRES and
+   * ESEARCH, the result is also kept on the server as `$` (`RETURN (SAVE ALL)`, RFC 5182), and later
+   * commands on exactly these UIDs send `$`: one short line, whatever the number of matches.
+   * @throws ImapActionError
+   */
+  async searchUids(query: SearchObject, options: { save?: boolean } = {}): Promise<number[]> {
     this.wire.lastWarning = undefined;
+    if (options.save && this.hasCapability('SEARCHRES') && this.hasCapability('ESEARCH')) {
+      const result = await this.client.search(query, {
+        uid: true,
+        returnOptions: ['SAVE', 'ALL'] as unknown as ['ALL'],
+      });
+      if (!result || Array.isArray(result)) throw toActionError('UID SEARCH', this.wire.lastWarning);
+      // A result can name no more messages than the mailbox holds; a server claiming more is broken or hostile.
+      const uids = result.all
+        ? expandUidSetAtMost(result.all, this.client.mailbox ? this.client.mailbox.exists : 0)
+        : [];
+      if (!uids) throw new ImapActionError('UID SEARCH', { status: 'a result larger than the mailbox' });
+      this.savedResult = uids.sort((a, b) => a - b);
+      return [...this.savedResult];
+    }
     const result = await this.client.search(query, { uid: true });
     if (!result) throw toActionError('UID SEARCH', this.wire.lastWarning);
-    return [...result].sort((a, b) => a - b);
+    return [...(result as number[])].sort((a, b) => a - b);
   }
 
   /**
@@ -236,7 +274,7 @@ export class ImapSession {
   async storeFlags(uids: readonly number[], mode: 'add' | 'remove', flags: readonly string[]): Promise<void> {
     if (mode === 'add') this.assertCanStore(flags);
     const operation = mode === 'add' ? '+FLAGS.SILENT' : '-FLAGS.SILENT';
-    for (const set of chunkUidSet(uids)) {
+    for (const set of this.uidSets(uids)) {
       await this.execChecked('UID STORE', [
         { type: 'SEQUENCE', value: set },
         { type: 'ATOM', value: operation },
@@ -276,10 +314,11 @@ export class ImapSession {
   async moveMessages(uids: readonly number[], destination: string): Promise<void> {
     if (this.hasCapability('MOVE')) {
       await this.transfer('UID MOVE', uids, destination);
+      this.savedResult = undefined; // the moved messages left `$`
       return;
     }
     this.requireUidPlus('move');
-    for (const chunk of chunkUids(uids)) {
+    for (const chunk of this.isSavedResult(uids) ? [uids] : chunkUids(uids)) {
       await this.transfer('UID COPY', chunk, destination);
       await this.expungeUids(chunk);
     }
@@ -292,9 +331,10 @@ export class ImapSession {
   async expungeUids(uids: readonly number[]): Promise<void> {
     this.requireUidPlus('expunge');
     await this.storeFlags(uids, 'add', ['\\Deleted']);
-    for (const set of chunkUidSet(uids)) {
+    for (const set of this.uidSets(uids)) {
       await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
     }
+    this.savedResult = undefined; // the expunged messages left `$`
   }
 
   /**
@@ -352,9 +392,20 @@ export class ImapSession {
     }
   }
 
+  /** Whether `uids` are exactly the saved search result, so that `$` names them. */
+  private isSavedResult(uids: readonly number[]): boolean {
+    const saved = this.savedResult;
+    return saved !== undefined && saved.length === uids.length && saved.every((uid, i) => uid === uids[i]);
+  }
+
+  /** The UID sets to send for `uids`: `$` when it names exactly them, else ranges chunked by line length. */
+  private uidSets(uids: readonly number[]): string[] {
+    return this.isSavedResult(uids) ? ['$'] : chunkUidSet(uids);
+  }
+
   private async transfer(command: 'UID COPY' | 'UID MOVE', uids: readonly number[], destination: string) {
     const path = normalizePath(this.client, destination);
-    for (const set of chunkUidSet(uids)) {
+    for (const set of this.uidSets(uids)) {
       const attributes = [
         { type: 'SEQUENCE', value: set },
         { type: 'ATOM', value: encodePath(this.client, path) },

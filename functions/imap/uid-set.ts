@@ -51,12 +51,22 @@ export function chunkUids(uids: Iterable<number>, maxLength = MAX_UID_SET_LENGTH
 
 /** `'1:3,7'` → `[1,2,3,7]`. */
 export function expandUidSet(set: string): number[] {
-  return set.split(',').flatMap((part) => {
+  return expandUidSetAtMost(set, Number.POSITIVE_INFINITY) ?? [];
+}
+
+/**
+ * As `expandUidSet`, or undefined when the set holds more than `maxCount` UIDs: a server's `1:4294967295`
+ * must not make us allocate four billion numbers.
+ */
+export function expandUidSetAtMost(set: string, maxCount: number): number[] | undefined {
+  const out: number[] = [];
+  for (const part of set.split(',')) {
     const [from, to] = part.split(':').map(Number);
-    if (from === undefined || Number.isNaN(from)) return [];
-    if (to === undefined) return [from];
-    const out: number[] = [];
-    for (let uid = Math.min(from, to); uid <= Math.max(from, to); uid++) out.push(uid);
-    return out;
-  });
+    if (from === undefined || Number.isNaN(from)) continue;
+    const [low, high] =
+      to === undefined || Number.isNaN(to) ? [from, from] : [Math.min(from, to), Math.max(from, to)];
+    if (out.length + (high - low + 1) > maxCount) return undefined;
+    for (let uid = low; uid <= high; uid++) out.push(uid);
+  }
+  return out;
 }

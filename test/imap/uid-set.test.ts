@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chunkUidSet, expandUidSet, MAX_UID_SET_LENGTH, toRanges } from '../../functions/imap/uid-set.ts';
+import {
+  chunkUidSet,
+  expandUidSet,
+  expandUidSetAtMost,
+  MAX_UID_SET_LENGTH,
+  toRanges,
+} from '../../functions/imap/uid-set.ts';
 
 describe('toRanges', () => {
   it('compresses consecutive UIDs into ranges, sorted and de-duplicated', () => {
@@ -25,5 +31,13 @@ describe('chunkUidSet', () => {
     for (const chunk of chunks)
       assert.ok(chunk.length <= MAX_UID_SET_LENGTH, `chunk of ${chunk.length} chars`);
     assert.deepEqual(chunks.flatMap(expandUidSet), uids);
+  });
+});
+
+describe('expandUidSetAtMost', () => {
+  it('expands a set within the bound, and refuses one beyond it without allocating it', () => {
+    assert.deepEqual(expandUidSetAtMost('1:3,7', 4), [1, 2, 3, 7]);
+    assert.equal(expandUidSetAtMost('1:3,7', 3), undefined);
+    assert.equal(expandUidSetAtMost('1:4294967295', 50_000), undefined);
   });
 });
