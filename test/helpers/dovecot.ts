@@ -39,6 +39,8 @@ export interface DovecotOptions {
   readonly withoutCapabilities?: readonly string[];
   /** Whether the Trash mailbox carries SPECIAL-USE \Trash (default true). */
   readonly specialUseTrash?: boolean;
+  /** Longest command line Dovecot accepts (`imap_max_line_length`; Dovecot's default is 64k). */
+  readonly maxLineLength?: string;
 }
 
 export interface SeedMessage {
@@ -176,7 +178,7 @@ default_login_user = dovenull
 first_valid_uid = 0
 mail_location = maildir:~/Maildir
 imap_capability = ${capabilities}
-passdb {
+${options.maxLineLength ? `imap_max_line_length = ${options.maxLineLength}\n` : ''}passdb {
   driver = passwd-file
   args = ${usersDir}/%u
 }
