@@ -86,6 +86,8 @@ interface WireRecord {
   /** The start of each UID command line (never a LOGIN or AUTHENTICATE line), for tests and debugging. */
   uidCommandLines: string[];
   lastWarning: unknown;
+  /** Why we closed the connection ourselves: what the server did that no honest server does. */
+  violation?: string;
 }
 
 /** How much of a UID command line `uidCommandLines` keeps. */
@@ -161,6 +163,18 @@ export class ImapSession {
       clientInfo: { name: 'mailsift' },
       logger: {
         debug: (entry: { src?: string; msg?: string }) => {
+          // STARTTLS takes no continuation (RFC 3501 §6.2.1): a "+" answer would leave the command waiting
+          // for the socket timeout, so end it now.
+          if (entry.src === 's' && entry.msg?.startsWith('+') && wire.commands.at(-1) === 'STARTTLS') {
+            wire.violation = 'answered STARTTLS with a continuation request (+)';
+            setImmediate(() => client.close());
+          }
+          // A PREAUTH greeting starts an authenticated session in the clear, where STARTTLS is no longer
+          // allowed (RFC 3501 §7.1.4): taking it would skip TLS.
+          if (entry.src === 's' && /^\* PREAUTH\b/i.test(entry.msg ?? '') && account.tls === 'starttls') {
+            wire.violation = 'greeted with PREAUTH, an unencrypted session that would skip STARTTLS';
+            setImmediate(() => client.close());
+          }
           // imapflow logs each command it writes as "<tag> <COMMAND> …" (credentials masked).
           if (entry.src === 'c' && typeof entry.msg === 'string' && !entry.msg.startsWith('(*')) {
             const name = commandName(entry.msg);
@@ -184,7 +198,23 @@ export class ImapSession {
       await client.connect();
     } catch (error) {
       client.close();
+      if (wire.violation) {
+        throw new ImapTlsError(
+          `STARTTLS is required for ${account.host}:${account.port} but the server ${wire.violation}; ` +
+            'no credentials were sent',
+        );
+      }
       throw classifyConnectError(error as ImapFlowCommandError, account);
+    }
+    if (
+      account.tls === 'starttls' &&
+      !(client as unknown as { secureConnection: boolean }).secureConnection
+    ) {
+      // Defence in depth: whatever path imapflow took, a STARTTLS account never runs in the clear.
+      client.close();
+      throw new ImapTlsError(
+        `STARTTLS is required for ${account.host}:${account.port} but the session is not encrypted`,
+      );
     }
     return new ImapSession(client, wire);
   }

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImapAccount } from '../../functions/imap/session.ts';
+import { makeSelfSigned } from './certificates.ts';
 
 const execFile = promisify(execFileCallback);
 
@@ -111,33 +112,6 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
   }
 }
 
-function makeCertificate(dir: string): { certFile: string; keyFile: string } {
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'pipe' },
-  );
-  return { certFile, keyFile };
-}
-
 let seedCounter = 0;
 
 /** Starts Dovecot. @throws with the reason and the fix when it cannot (never skips). */
@@ -152,7 +126,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<TestDo
   chmodSync(dir, 0o755);
   for (const sub of ['run', 'state', 'home']) mkdirSync(join(dir, sub), { mode: 0o755 });
   chownSync(join(dir, 'home'), MAIL_UID, MAIL_GID);
-  const { certFile, keyFile } = makeCertificate(dir);
+  const { certFile, keyFile } = makeSelfSigned(dir);
   // One passwd-file per user: Dovecot re-reads a changed passwd-file at most once a second, so users
   // added to one shared file within a second could be "unknown" to it.
   const usersDir = join(dir, 'users');
