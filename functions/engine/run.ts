@@ -109,6 +109,9 @@ async function runRule(
   options: RunOptions & { now: Date; secrets: SecretResolver; ruleset: { name: string; account: string } },
 ): Promise<Omit<RuleSummary, 'imapCommands'>> {
   const mailbox = await session.openMailbox(mailboxPath, options.dryRun);
+  // Before expunging anything, finish what an earlier run of ours marked for expunging and then lost the
+  // connection over; nothing else would ever match those messages again (SEARCH skips \Deleted).
+  const resumed = !options.dryRun && mayExpunge(rule, session) ? await session.finishInterruptedExpunges() : 0;
   const key = `${mailbox.path}\u0000${mailbox.uidValidity}`;
   const remembered = memory.get(key) ?? { stopped: new Set<number>(), removed: new Set<number>() };
   memory.set(key, remembered);
@@ -149,7 +152,7 @@ async function runRule(
     });
   report(0, 0);
 
-  const actions: ActionSummary[] = [];
+  const actions: ActionSummary[] = resumed > 0 ? [{ type: 'finishInterruptedExpunge', count: resumed }] : [];
   const failed: { uid: number; reason: string }[] = [];
   let failure: ReturnType<typeof describeError> | undefined;
   let uids: readonly number[] = acted;
@@ -196,6 +199,15 @@ async function runRule(
     ...(failed.length > 0 ? { failed } : {}),
     ...failure,
   };
+}
+
+/** Whether the rule's actions expunge: `delete: expunge`, or a move on a server without MOVE. */
+function mayExpunge(rule: Rule, session: ImapSession): boolean {
+  return rule.actions.some(
+    (action) =>
+      action.delete === 'expunge' ||
+      ((action.moveTo !== undefined || action.delete === 'trash') && !session.hasCapability('MOVE')),
+  );
 }
 
 /**

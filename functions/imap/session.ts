@@ -90,6 +90,12 @@ interface WireRecord {
   violation?: string;
 }
 
+/**
+ * Set together with `\Deleted` when we expunge: marks an expunge of ours that a lost connection may have
+ * interrupted, as opposed to messages another client marked `\Deleted` (which we never expunge).
+ */
+export const EXPUNGE_PENDING_KEYWORD = '$mailsift-expunging';
+
 /** How much of a UID command line `uidCommandLines` keeps. */
 const COMMAND_LINE_RECORD_LENGTH = 80;
 
@@ -314,6 +320,26 @@ export class ImapSession {
   }
 
   /**
+   * Expunges the messages of the selected mailbox that an earlier run marked for expunging (`\Deleted` and
+   * EXPUNGE_PENDING_KEYWORD, set in one STORE) but lost the connection before its `UID EXPUNGE`. Messages
+   * other clients marked `\Deleted` lack the keyword and are never touched. Returns how many it expunged.
+   */
+  async finishInterruptedExpunges(): Promise<number> {
+    if (!this.hasCapability('UIDPLUS') || !this.canStore(EXPUNGE_PENDING_KEYWORD)) return 0;
+    const pending = await this.searchUids({ deleted: true, keyword: EXPUNGE_PENDING_KEYWORD });
+    for (const set of chunkUidSet(pending)) {
+      await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
+    }
+    return pending.length;
+  }
+
+  /** Whether the selected mailbox keeps `flag` (PERMANENTFLAGS lists it, or `\*` for any keyword). */
+  private canStore(flag: string): boolean {
+    const permanent = this.client.mailbox ? this.client.mailbox.permanentFlags : undefined;
+    return Boolean(permanent && (permanent.has('\\*') || permanent.has(flag)));
+  }
+
+  /**
    * Whether the selected mailbox keeps these flags (PERMANENTFLAGS lists them, or `\\*` for any keyword).
    * @throws CapabilityError naming the flags it would drop.
    */
@@ -355,12 +381,15 @@ export class ImapSession {
   }
 
   /**
-   * Marks `uids` `\Deleted` and expunges exactly them with `UID EXPUNGE`.
+   * Marks `uids` `\Deleted` and expunges exactly them with `UID EXPUNGE`. The same STORE adds
+   * EXPUNGE_PENDING_KEYWORD where the mailbox keeps keywords, so that an expunge a lost connection
+   * interrupted can be told from other clients' deletions and finished later (`finishInterruptedExpunges`).
    * @throws CapabilityError without UIDPLUS.
    */
   async expungeUids(uids: readonly number[]): Promise<void> {
     this.requireUidPlus('expunge');
-    await this.storeFlags(uids, 'add', ['\\Deleted']);
+    const marks = this.canStore(EXPUNGE_PENDING_KEYWORD) ? ['\\Deleted', EXPUNGE_PENDING_KEYWORD] : ['\\Deleted'];
+    await this.storeFlags(uids, 'add', marks);
     for (const set of this.uidSets(uids)) {
       await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
     }
