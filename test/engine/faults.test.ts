@@ -1,0 +1,196 @@
+/**
+ * Connections cut at every command boundary of a run, for every action type: nothing matched is lost, nothing
+ * unmatched is touched, and a second run converges to the end state of an undisturbed run.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { runRuleset } from '../../functions/engine/run.ts';
+import type { Ruleset } from '../../functions/rules/schema.ts';
+import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { type Fault, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { makeMail } from '../helpers/mail.ts';
+import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import { rulesetOf } from '../helpers/rulesets.ts';
+
+const FAST = { connectMs: 2000, greetingMs: 2000, socketMs: 2000 };
+
+/** Three alerts the rules match; three messages they must leave alone (one another client deleted). */
+const SEED = [
+  { id: 'alert1', from: 'alerts@ops.test', flags: '' },
+  { id: 'alert2', from: 'alerts@ops.test', flags: 'S' },
+  { id: 'keep1', from: 'person@home.test', flags: '' },
+  { id: 'alert3', from: 'alerts@ops.test', flags: 'F' },
+  { id: 'keep2', from: 'alerts@ops.test', flags: 'T' }, // \Deleted elsewhere: the rule skips it
+  { id: 'keep3', from: 'person@home.test', flags: 'S' },
+];
+const MATCHED = ['alert1', 'alert2', 'alert3'];
+const UNMATCHED = ['keep1', 'keep2', 'keep3'];
+
+interface Server {
+  readonly dovecot: TestDovecot;
+  readonly tls: { cert: string; key: string };
+}
+
+/** Cut runs going on at once, each through a proxy of its own. */
+const CONCURRENT_RUNS = 4;
+let withMove: Server;
+let withoutMove: Server;
+let receiver: Receiver;
+
+async function startServer(withoutCapabilities: string[]): Promise<Server> {
+  const dovecot = await startDovecot({ withoutCapabilities });
+  return { dovecot, tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') } };
+}
+
+before(async () => {
+  [withMove, withoutMove, receiver] = await Promise.all([
+    startServer([]),
+    startServer(['MOVE']),
+    startReceiver(),
+  ]);
+});
+after(async () => {
+  await receiver?.close();
+  for (const server of [withMove, withoutMove]) await server?.dovecot.stop();
+});
+
+/** A fresh user holding SEED in INBOX. */
+function freshUser(server: Server): string {
+  const user = server.dovecot.addUser();
+  server.dovecot.seed(
+    user,
+    'INBOX',
+    SEED.map((message) => ({
+      raw: makeMail({ messageId: message.id, from: message.from, subject: `about ${message.id}`, text: 'x' }),
+      flags: message.flags,
+    })),
+  );
+  return user;
+}
+
+/** message id → where each copy is, e.g. `INBOX \Seen $Done` (sorted: a duplicate shows twice). */
+async function endState(server: Server, user: string): Promise<Map<string, string[]>> {
+  const state = new Map<string, string[]>();
+  for (const [mailbox, messages] of await server.dovecot.mailboxState(user)) {
+    for (const message of messages) {
+      const id = message.messageId.replace(/^<(.*)@test>$/, '$1');
+      const flags = message.flags.filter((flag) => flag !== '\\Recent');
+      state.set(id, [...(state.get(id) ?? []), [mailbox, ...flags].join(' ')].sort());
+    }
+  }
+  return state;
+}
+
+async function run(server: Server, user: string, ruleset: Ruleset, fault: Fault) {
+  const proxy = await startFaultProxy({ target: server.dovecot.imapPort, tls: server.tls });
+  try {
+    proxy.arm(fault);
+    const account = { ...server.dovecot.account(user), port: proxy.port };
+    const summary = await runRuleset(ruleset, account, { dryRun: false, timeouts: FAST });
+    return { summary, commands: proxy.commands().length, struck: proxy.struck() };
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** Runs `work` over `items`, `size` at a time. */
+async function inPool<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: size }, worker));
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly server: () => Server;
+  readonly rules: string;
+  /** The matched messages may be gone after a run (the action deletes them for good). */
+  readonly removesForGood?: boolean;
+  /**
+   * A documented window: after a cut at `struck`, the converged state may differ from the reference in
+   * this way. Returns the state to compare with instead, or undefined when no difference is allowed.
+   */
+  readonly allowed?: (
+    struck: string,
+    fault: Fault,
+    reference: Map<string, string[]>,
+  ) => Map<string, string[]> | undefined;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'addFlags',
+    server: () => withMove,
+    rules: `  - { name: flag, match: { from: alerts@ }, actions: [{ addFlags: ['\\Flagged', $Done] }] }\n`,
+  },
+  {
+    name: 'moveTo with MOVE',
+    server: () => withMove,
+    rules: `  - { name: file, match: { from: alerts@ }, actions: [{ moveTo: Archive }] }\n`,
+  },
+  {
+    name: 'delete: trash',
+    server: () => withMove,
+    rules: `  - { name: bin, match: { from: alerts@ }, actions: [{ delete: trash }] }\n`,
+  },
+  {
+    name: 'delete: expunge',
+    server: () => withMove,
+    rules: `  - { name: purge, match: { from: alerts@ }, actions: [{ delete: expunge }] }\n`,
+    removesForGood: true,
+  },
+];
+
+describe('a connection cut at every command boundary', () => {
+  for (const scenario of SCENARIOS) {
+    it(`${scenario.name}: loses nothing, touches nothing unmatched, and a rerun converges`, async () => {
+      const server = scenario.server();
+      const ruleset = rulesetOf(`rules:\n${scenario.rules}`);
+
+      const referenceUser = freshUser(server);
+      const reference = await run(server, referenceUser, ruleset, { kind: 'none' });
+      assert.equal(reference.summary.rules[0]?.error, undefined, reference.summary.rules[0]?.error);
+      const referenceState = await endState(server, referenceUser);
+      // The rules are idempotent: a second undisturbed run changes nothing.
+      await run(server, referenceUser, ruleset, { kind: 'none' });
+      assert.deepEqual(await endState(server, referenceUser), referenceState);
+      const seeded = await endState(server, freshUser(server));
+
+      const cuts = Array.from({ length: reference.commands }, (_, i) =>
+        (['before', 'answered'] as const).map((when) => ({ at: i + 1, when })),
+      ).flat();
+      await inPool(cuts, CONCURRENT_RUNS, async ({ at, when }) => {
+        const fault: Fault = { kind: 'cut', at, when };
+        const user = freshUser(server);
+        const cut = await run(server, user, ruleset, fault);
+        const where = `cut ${when} command ${at} (${cut.struck})`;
+        assert.ok(cut.struck, `${where}: the fault struck`);
+        // A cut at LOGOUT comes after all the work: by design a lost goodbye does not fail a run.
+        const failed = cut.summary.error ?? cut.summary.rules[0]?.error;
+        if (!/ LOGOUT$/.test(cut.struck ?? '')) assert.ok(failed, `${where}: the run reports the failure`);
+
+        const afterCut = await endState(server, user);
+        for (const id of UNMATCHED)
+          assert.deepEqual(afterCut.get(id), seeded.get(id), `${where}: ${id} untouched`);
+        if (!scenario.removesForGood) {
+          for (const id of MATCHED)
+            assert.ok((afterCut.get(id) ?? []).length >= 1, `${where}: ${id} still exists`);
+        }
+
+        const rerun = await run(server, user, ruleset, { kind: 'none' });
+        assert.equal(
+          rerun.summary.rules[0]?.error,
+          undefined,
+          `${where}: rerun ${rerun.summary.rules[0]?.error}`,
+        );
+        const converged = await endState(server, user);
+        const expected =
+          (cut.struck && scenario.allowed?.(cut.struck, fault, referenceState)) ?? referenceState;
+        assert.deepEqual(converged, expected, `${where}: converges`);
+      });
+    });
+  }
+});
