@@ -111,7 +111,8 @@ async function runRule(
   const mailbox = await session.openMailbox(mailboxPath, options.dryRun);
   // Before expunging anything, finish what an earlier run of ours marked for expunging and then lost the
   // connection over; nothing else would ever match those messages again (SEARCH skips \Deleted).
-  const resumed = !options.dryRun && mayExpunge(rule, session) ? await session.finishInterruptedExpunges() : 0;
+  const resumed =
+    !options.dryRun && mayExpunge(rule, session) ? await session.finishInterruptedExpunges() : 0;
   const key = `${mailbox.path}\u0000${mailbox.uidValidity}`;
   const remembered = memory.get(key) ?? { stopped: new Set<number>(), removed: new Set<number>() };
   memory.set(key, remembered);
@@ -210,19 +211,49 @@ function mayExpunge(rule: Rule, session: ImapSession): boolean {
   );
 }
 
+/** The match for "carries `flag`" (true) or "lacks it" (false): system flags by their keys, others as keywords. */
+function flagMatch(flag: string, present: boolean): Match {
+  const system = SYSTEM_FLAG_KEYS[flag.toLowerCase()];
+  if (system) return { [system]: present };
+  return present ? { keyword: flag } : { notKeyword: flag };
+}
+
+const SYSTEM_FLAG_KEYS: Record<string, 'seen' | 'flagged' | 'answered' | 'draft'> = {
+  '\\seen': 'seen',
+  '\\flagged': 'flagged',
+  '\\answered': 'answered',
+  '\\draft': 'draft',
+};
+
+/** `match` AND `extra`, where `extra` has a single key: added beside the others where that key is free. */
+function andMatch(match: Match, extra: Match): Match {
+  const [key] = Object.keys(extra) as (keyof Match)[];
+  if (key !== undefined && match[key] === undefined) return { ...match, ...extra };
+  if (match.not === undefined) return { ...match, not: { not: extra } };
+  // NOT (NOT match OR NOT extra) = match AND extra
+  return { not: { any: [{ not: match }, { not: extra }] } };
+}
+
 /**
- * A rule with a webhook never matches what it already delivered: its delivery keyword is excluded in the
- * SEARCH itself, so a rerun, a retry or an overlapping run cannot post a message twice.
+ * A rule with a webhook never matches a message it has finished with, so a rerun, a retry or an overlapping
+ * run cannot post it twice: "finished" is the delivery keyword plus what the actions after the webhook
+ * leave behind (flags added, flags removed). A message that was delivered but whose later actions were
+ * interrupted still matches; the webhook passes it on without posting it again. After a later `moveTo` or
+ * `delete`, a delivered message still in the mailbox is such an interrupted one, so nothing is excluded.
  */
 function withDeliveryExclusions(rule: Rule): Match {
   let match = rule.match;
-  for (const action of rule.actions) {
+  for (const [index, action] of rule.actions.entries()) {
     if (!action.webhook?.dedupe) continue;
-    const keyword = deliveryKeyword(rule.name, action.webhook);
-    if (match.notKeyword === undefined) match = { ...match, notKeyword: keyword };
-    else if (match.not === undefined) match = { ...match, not: { keyword } };
-    // NOT (A OR K) = NOT A AND NOT K
-    else match = { ...match, not: { any: [match.not, { keyword }] } };
+    const later = rule.actions.slice(index + 1);
+    if (later.some((step) => step.moveTo !== undefined || step.delete !== undefined)) continue;
+    // NOT finished = NOT keyword OR a flag not added yet OR a flag not removed yet
+    const unfinished: Match[] = [
+      { notKeyword: deliveryKeyword(rule.name, action.webhook) },
+      ...later.flatMap((step) => (step.addFlags ?? []).map((flag) => flagMatch(flag, false))),
+      ...later.flatMap((step) => (step.removeFlags ?? []).map((flag) => flagMatch(flag, true))),
+    ];
+    match = andMatch(match, unfinished.length === 1 ? (unfinished[0] as Match) : { any: unfinished });
   }
   return match;
 }

@@ -134,12 +134,16 @@ export const applyWebhook: ActionHandler<WebhookAction> = async (action, context
     }
   }
   const headerNames = (action.headers ?? []).map((name) => name.toLowerCase());
-  const messages = await session.fetch(uids, {
+  const fetched = await session.fetch(uids, {
+    flags: true,
     envelope: true,
     internalDate: true,
     bodyStructure: true,
     ...(headerNames.length > 0 ? { headers: headerNames } : {}),
   });
+  // Delivered by an earlier run whose later actions were interrupted: pass them on, never post them again.
+  const deliveredBefore = fetched.filter((message) => message.flags?.has(keyword)).map((m) => m.uid);
+  const messages = fetched.filter((message) => !message.flags?.has(keyword));
   const texts = action.include.includes('text')
     ? await fetchTexts(context, messages, action.maxTextLength)
     : undefined;
@@ -221,13 +225,12 @@ export const applyWebhook: ActionHandler<WebhookAction> = async (action, context
     context.progress?.(delivered.length + failures.length);
   });
   if (storeFailure instanceof ImapConnectError) throw storeFailure;
-  delivered.sort((a, b) => a - b);
   return {
     type: 'webhook',
     target: new URL(url).host,
     count: delivered.length,
     removesMessages: false,
-    continueWith: delivered,
+    continueWith: [...deliveredBefore, ...delivered].sort((a, b) => a - b),
     failures,
   };
 };
