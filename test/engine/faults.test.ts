@@ -88,7 +88,12 @@ async function run(server: Server, user: string, ruleset: Ruleset, fault: Fault)
     proxy.arm(fault);
     const account = { ...server.dovecot.account(user), port: proxy.port };
     const summary = await runRuleset(ruleset, account, { dryRun: false, timeouts: FAST });
-    return { summary, commands: proxy.commands().length, struck: proxy.struck() };
+    return {
+      summary,
+      commands: [...proxy.commands()],
+      statuses: [...proxy.statuses()],
+      struck: proxy.struck(),
+    };
   } finally {
     await proxy.close();
   }
@@ -106,18 +111,33 @@ async function inPool<T>(items: readonly T[], size: number, work: (item: T) => P
 interface Scenario {
   readonly name: string;
   readonly server: () => Server;
+  /** The rules; `URL` stands for the webhook receiver's address. */
   readonly rules: string;
   /** The matched messages may be gone after a run (the action deletes them for good). */
   readonly removesForGood?: boolean;
   /**
-   * A documented window: after a cut at `struck`, the converged state may differ from the reference in
-   * this way. Returns the state to compare with instead, or undefined when no difference is allowed.
+   * The documented at-least-once window of COPY: a cut after the server executed `UID COPY` and before the
+   * command that marks the source leaves the source as it was, so the rerun copies again. Then (only then)
+   * the converged state may hold one extra copy of each matched message in `copyTarget`.
    */
-  readonly allowed?: (
-    struck: string,
-    fault: Fault,
-    reference: Map<string, string[]>,
-  ) => Map<string, string[]> | undefined;
+  readonly copyTarget?: string;
+}
+
+type Cut = Extract<Fault, { kind: 'cut' }>;
+
+/** The commands the server executed before the cut (the struck one too when it was answered). */
+function executedBefore(commands: readonly string[], cut: Cut): readonly string[] {
+  return commands.slice(0, cut.when === 'answered' ? cut.at : cut.at - 1);
+}
+
+/** The reference state with one more copy of each matched message in `mailbox`. */
+function withExtraCopies(reference: Map<string, string[]>, mailbox: string): Map<string, string[]> {
+  const state = new Map(reference);
+  for (const id of MATCHED) {
+    const copies = reference.get(id) ?? [];
+    state.set(id, [...copies, ...copies.filter((copy) => copy.split(' ')[0] === mailbox)].sort());
+  }
+  return state;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -132,6 +152,20 @@ const SCENARIOS: Scenario[] = [
     rules: `  - { name: file, match: { from: alerts@ }, actions: [{ moveTo: Archive }] }\n`,
   },
   {
+    name: 'moveTo without MOVE (COPY, STORE, UID EXPUNGE)',
+    server: () => withoutMove,
+    rules: `  - { name: file, match: { from: alerts@ }, actions: [{ moveTo: Archive }] }\n`,
+    copyTarget: 'Archive',
+  },
+  {
+    name: 'copyTo, then a keyword so that the rule copies once',
+    server: () => withMove,
+    rules:
+      '  - { name: keep, match: { from: alerts@, notKeyword: $Copied }, ' +
+      'actions: [{ copyTo: Archive }, { addFlags: [$Copied] }] }\n',
+    copyTarget: 'Archive',
+  },
+  {
     name: 'delete: trash',
     server: () => withMove,
     rules: `  - { name: bin, match: { from: alerts@ }, actions: [{ delete: trash }] }\n`,
@@ -142,54 +176,106 @@ const SCENARIOS: Scenario[] = [
     rules: `  - { name: purge, match: { from: alerts@ }, actions: [{ delete: expunge }] }\n`,
     removesForGood: true,
   },
+  {
+    name: 'webhook, then \\Seen',
+    server: () => withMove,
+    rules:
+      "  - { name: fwd, match: { from: alerts@ }, actions: [{ webhook: { url: 'URL', attempts: 1 } }, " +
+      "{ addFlags: ['\\Seen'] }] }\n",
+  },
+  {
+    name: 'webhook, then moveTo',
+    server: () => withMove,
+    rules:
+      "  - { name: fwd, match: { from: alerts@ }, actions: [{ webhook: { url: 'URL', attempts: 1 } }, " +
+      '{ moveTo: Archive }] }\n',
+  },
 ];
+
+/**
+ * Webhooks: every matched message was posted; a second time only when its POST got a 2xx in the cut run and
+ * the keyword STORE that records the delivery never reached the server (the documented window).
+ */
+function assertPostedOnce(
+  where: string,
+  cut: Cut,
+  commands: readonly string[],
+  cutPosts: number[],
+  all: number[],
+) {
+  const executed = executedBefore(commands, cut).join('\n');
+  const counts = new Map<number, number>();
+  for (const uid of all) counts.set(uid, (counts.get(uid) ?? 0) + 1);
+  assert.equal(counts.size, MATCHED.length, `${where}: every alert posted`);
+  for (const [uid, count] of counts) {
+    const recorded = executed.includes(`UID STORE ${uid} +FLAGS.SILENT ($mailsift-fwd-fwd)`);
+    const inWindow = cutPosts.includes(uid) && !recorded;
+    assert.ok(count <= (inWindow ? 2 : 1), `${where}: uid ${uid} posted ${count} times`);
+  }
+}
 
 describe('a connection cut at every command boundary', () => {
   for (const scenario of SCENARIOS) {
     it(`${scenario.name}: loses nothing, touches nothing unmatched, and a rerun converges`, async () => {
       const server = scenario.server();
-      const ruleset = rulesetOf(`rules:\n${scenario.rules}`);
+      // Each run posts to a receiver of its own, so that posts are counted per run.
+      const rulesetFor = (posts: Receiver) =>
+        rulesetOf(`rules:\n${scenario.rules.replace('URL', posts.url)}`);
 
       const referenceUser = freshUser(server);
-      const reference = await run(server, referenceUser, ruleset, { kind: 'none' });
+      const reference = await run(server, referenceUser, rulesetFor(receiver), { kind: 'none' });
       assert.equal(reference.summary.rules[0]?.error, undefined, reference.summary.rules[0]?.error);
       const referenceState = await endState(server, referenceUser);
       // The rules are idempotent: a second undisturbed run changes nothing.
-      await run(server, referenceUser, ruleset, { kind: 'none' });
+      await run(server, referenceUser, rulesetFor(receiver), { kind: 'none' });
       assert.deepEqual(await endState(server, referenceUser), referenceState);
       const seeded = await endState(server, freshUser(server));
 
-      const cuts = Array.from({ length: reference.commands }, (_, i) =>
-        (['before', 'answered'] as const).map((when) => ({ at: i + 1, when })),
+      const cuts = Array.from({ length: reference.commands.length }, (_, i) =>
+        (['before', 'answered'] as const).map((when): Cut => ({ kind: 'cut', at: i + 1, when })),
       ).flat();
-      await inPool(cuts, CONCURRENT_RUNS, async ({ at, when }) => {
-        const fault: Fault = { kind: 'cut', at, when };
+      await inPool(cuts, CONCURRENT_RUNS, async (fault) => {
         const user = freshUser(server);
-        const cut = await run(server, user, ruleset, fault);
-        const where = `cut ${when} command ${at} (${cut.struck})`;
-        assert.ok(cut.struck, `${where}: the fault struck`);
-        // A cut at LOGOUT comes after all the work: by design a lost goodbye does not fail a run.
-        const failed = cut.summary.error ?? cut.summary.rules[0]?.error;
-        if (!/ LOGOUT$/.test(cut.struck ?? '')) assert.ok(failed, `${where}: the run reports the failure`);
+        const posts = await startReceiver();
+        try {
+          const ruleset = rulesetFor(posts);
+          const cut = await run(server, user, ruleset, fault);
+          const where = `cut ${fault.when} command ${fault.at} (${cut.struck})`;
+          const cutPosts = posts.payloads().map((payload) => Number(payload.uid));
+          assert.ok(cut.struck, `${where}: the fault struck`);
+          // A cut at LOGOUT comes after all the work: by design a lost goodbye does not fail a run.
+          const failed = cut.summary.error ?? cut.summary.rules[0]?.error;
+          if (!/ LOGOUT$/.test(cut.struck ?? '')) assert.ok(failed, `${where}: the run reports the failure`);
 
-        const afterCut = await endState(server, user);
-        for (const id of UNMATCHED)
-          assert.deepEqual(afterCut.get(id), seeded.get(id), `${where}: ${id} untouched`);
-        if (!scenario.removesForGood) {
-          for (const id of MATCHED)
-            assert.ok((afterCut.get(id) ?? []).length >= 1, `${where}: ${id} still exists`);
+          const afterCut = await endState(server, user);
+          for (const id of UNMATCHED)
+            assert.deepEqual(afterCut.get(id), seeded.get(id), `${where}: ${id} untouched`);
+          if (!scenario.removesForGood) {
+            for (const id of MATCHED)
+              assert.ok((afterCut.get(id) ?? []).length >= 1, `${where}: ${id} still exists`);
+          }
+
+          const rerun = await run(server, user, ruleset, { kind: 'none' });
+          assert.equal(
+            rerun.summary.rules[0]?.error,
+            undefined,
+            `${where}: rerun ${rerun.summary.rules[0]?.error}`,
+          );
+          const executed = executedBefore(cut.commands, fault);
+          const copyWindow =
+            / UID COPY /.test(executed.at(-1) ?? '') && cut.statuses[executed.length - 1] === 'OK';
+          const expected =
+            scenario.copyTarget && copyWindow
+              ? withExtraCopies(referenceState, scenario.copyTarget)
+              : referenceState;
+          assert.deepEqual(await endState(server, user), expected, `${where}: converges`);
+          if (scenario.rules.includes('webhook')) {
+            const all = posts.payloads().map((payload) => Number(payload.uid));
+            assertPostedOnce(where, fault, cut.commands, cutPosts, all);
+          }
+        } finally {
+          await posts.close();
         }
-
-        const rerun = await run(server, user, ruleset, { kind: 'none' });
-        assert.equal(
-          rerun.summary.rules[0]?.error,
-          undefined,
-          `${where}: rerun ${rerun.summary.rules[0]?.error}`,
-        );
-        const converged = await endState(server, user);
-        const expected =
-          (cut.struck && scenario.allowed?.(cut.struck, fault, referenceState)) ?? referenceState;
-        assert.deepEqual(converged, expected, `${where}: converges`);
       });
     });
   }

@@ -22,6 +22,8 @@ export interface FaultProxy {
   arm(fault: Fault): void;
   /** Commands forwarded so far since `arm` (all connections). */
   commands(): readonly string[];
+  /** The status (OK, NO, BAD) the server answered each of `commands()` with, where it answered. */
+  statuses(): readonly (string | undefined)[];
   /** The command at which the fault struck, if it did. */
   struck(): string | undefined;
   close(): Promise<void>;
@@ -65,6 +67,7 @@ export async function startFaultProxy(options: {
 }): Promise<FaultProxy> {
   let fault: Fault = { kind: 'none' };
   let commands: string[] = [];
+  let statuses: (string | undefined)[] = [];
   let struck: string | undefined;
   const sockets = new Set<Socket | TLSSocket>();
 
@@ -82,6 +85,8 @@ export async function startFaultProxy(options: {
     upstream.on('close', () => client.destroy());
 
     let stalled = false;
+    /** Index in `commands` of each tag in flight on this connection. */
+    const pending = new Map<string, number>();
     /** The tag whose answer must not reach the client (an `answered` cut). */
     let withheldTag: string | undefined;
     const fromClient = new ImapLineSplitter();
@@ -99,6 +104,7 @@ export async function startFaultProxy(options: {
         }
         commands.push(line);
         const number = commands.length;
+        pending.set(line.split(' ')[0] ?? '', number - 1);
         if (fault.kind === 'cut' && fault.at === number && fault.when === 'before') {
           struck = line;
           cut();
@@ -118,7 +124,9 @@ export async function startFaultProxy(options: {
     upstream.on('data', (data: Buffer) => {
       for (const unit of fromServer.push(data)) {
         if (stalled) return;
-        const tag = unit.toString('latin1').split(' ')[0];
+        const [tag = '', status] = unit.toString('latin1').split(' ');
+        const index = pending.get(tag);
+        if (index !== undefined) statuses[index] = status?.toUpperCase();
         if (withheldTag !== undefined && tag === withheldTag) {
           cut();
           return;
@@ -135,9 +143,11 @@ export async function startFaultProxy(options: {
     arm(next) {
       fault = next;
       commands = [];
+      statuses = [];
       struck = undefined;
     },
     commands: () => commands,
+    statuses: () => statuses,
     struck: () => struck,
     close: async () => {
       for (const socket of sockets) socket.destroy();
