@@ -280,3 +280,48 @@ describe('a connection cut at every command boundary', () => {
     });
   }
 });
+
+describe('a server that stalls or drops the connection', () => {
+  /** The 1-based number of the first command of an undisturbed run whose line matches `pattern`. */
+  async function commandNumber(ruleset: Ruleset, pattern: RegExp): Promise<number> {
+    const { commands } = await run(withMove, freshUser(withMove), ruleset, { kind: 'none' });
+    const index = commands.findIndex((line) => pattern.test(line));
+    assert.ok(index >= 0, `no command matches ${pattern}: ${commands.join(' | ')}`);
+    return index + 1;
+  }
+  // A client-side check makes the rule FETCH.
+  const RULESET = rulesetOf(`rules:
+  - { name: flag, match: { from: alerts@, subjectMatches: about }, actions: [{ addFlags: [$Done] }] }
+`);
+
+  it('fails within the socket timeout, with a clear error, when the server stops answering mid-run', async () => {
+    const at = await commandNumber(RULESET, / UID SEARCH /);
+    const started = Date.now();
+    const { summary } = await run(withMove, freshUser(withMove), RULESET, { kind: 'stall', at });
+    const elapsed = Date.now() - started;
+    assert.equal(summary.rules[0]?.errorType, 'ImapConnectError');
+    assert.match(
+      summary.rules[0]?.error ?? '',
+      /connection lost during UID SEARCH|did not answer|timed? ?out/i,
+    );
+    // FAST.socketMs is 2 s: well under the 60 s default and imapflow's own 5 minutes.
+    assert.ok(elapsed < FAST.socketMs + 3000, `took ${elapsed} ms`);
+  });
+
+  for (const [name, pattern, where] of [
+    ['LOGIN', /^\S+ (AUTHENTICATE|LOGIN) /, 'summary'],
+    ['SELECT', /^\S+ SELECT /, 'rule'],
+    ['FETCH', / UID FETCH /, 'rule'],
+  ] as const) {
+    it(`reports a connection closed during ${name} as a typed error in the summary`, async () => {
+      const at = await commandNumber(RULESET, pattern);
+      const user = freshUser(withMove);
+      const before = await endState(withMove, user);
+      const { summary } = await run(withMove, user, RULESET, { kind: 'cut', at, when: 'before' });
+      const failure = where === 'summary' ? summary : summary.rules[0];
+      assert.equal(failure?.errorType, 'ImapConnectError', JSON.stringify(summary));
+      assert.ok(failure?.error);
+      assert.deepEqual(await endState(withMove, user), before, 'nothing changed');
+    });
+  }
+});
