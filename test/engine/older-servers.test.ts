@@ -122,3 +122,42 @@ describe('a server without WITHIN (RFC 5032)', () => {
     assert.deepEqual(idsIn(state, 'INBOX', '$NotOld'), ['m30', 'm80']);
   });
 });
+
+describe('a server that refuses command lines over 8 KB (imap_max_line_length = 8k)', () => {
+  const MATCHES = 20_000;
+  let dovecot: TestDovecot;
+  before(async () => {
+    // Without SEARCHRES every action must name its UIDs: the case where line length matters.
+    dovecot = await startDovecot({ maxLineLength: '8k', withoutCapabilities: ['SEARCHRES'] });
+  });
+  after(async () => {
+    await dovecot?.stop();
+  });
+
+  it('acts on 20,000 scattered matches with every line under the limit', async () => {
+    const user = dovecot.addUser();
+    const messages = [];
+    for (let i = 0; i < MATCHES; i++) {
+      messages.push({ raw: makeMail({ from: 'bulk@sender.test', subject: `item ${i}`, text: 'x' }) });
+      messages.push({ raw: makeMail({ from: 'person@x.test', subject: `note ${i}`, text: 'y' }) });
+    }
+    dovecot.seed(user, 'INBOX', messages);
+    const ruleset = rulesetOf(`rules:
+  - { name: move-bulk, match: { from: bulk@ }, actions: [{ addFlags: [$Bulk] }, { moveTo: Bulk }], limit: ${MATCHES} }
+`);
+    const session = await ImapSession.connect(dovecot.account(user));
+    try {
+      const summary = await runRuleset(ruleset, dovecot.account(user), { dryRun: false, session });
+      assert.equal(summary.rules[0]?.error, undefined, summary.rules[0]?.error);
+      assert.equal(summary.rules[0]?.acted, MATCHES);
+      // Dozens of chunks, yet every STORE and MOVE went through (Dovecot answers BAD to a longer line).
+      const moves = session.uidCommandLines.filter((line) => / UID MOVE /.test(line));
+      assert.ok(moves.length >= 10, `${moves.length} MOVE lines`);
+    } finally {
+      await session.close();
+    }
+    const status = await dovecot.doveadm('mailbox', 'status', '-u', user, 'messages', 'Bulk', 'INBOX');
+    assert.match(status, new RegExp(`Bulk messages=${MATCHES}`));
+    assert.match(status, new RegExp(`INBOX messages=${MATCHES}`));
+  });
+});
