@@ -388,7 +388,9 @@ export class ImapSession {
    */
   async expungeUids(uids: readonly number[]): Promise<void> {
     this.requireUidPlus('expunge');
-    const marks = this.canStore(EXPUNGE_PENDING_KEYWORD) ? ['\\Deleted', EXPUNGE_PENDING_KEYWORD] : ['\\Deleted'];
+    const marks = this.canStore(EXPUNGE_PENDING_KEYWORD)
+      ? ['\\Deleted', EXPUNGE_PENDING_KEYWORD]
+      : ['\\Deleted'];
     await this.storeFlags(uids, 'add', marks);
     for (const set of this.uidSets(uids)) {
       await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
