@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CORPUS } from './helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
+import { startFakeImap } from './helpers/fake-imap.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { idsIn } from './helpers/rulesets.ts';
 
@@ -199,6 +200,33 @@ describe('mailsift run', () => {
     for (const output of [result.stdout, result.stderr]) {
       assert.ok(!output.includes(wrong));
       assert.ok(!output.includes('secret'));
+    }
+  });
+
+  it('never prints the password when the connection or TLS fails', async () => {
+    const { dir } = setup(RULES);
+    const password = 'Conn3ct"pa\\ss-wörd';
+    const closed = await startFakeImap({ greeting: null, answer: () => {} });
+    const refusedPort = closed.port;
+    await closed.close();
+    for (const [port, ca, expected] of [
+      [refusedPort, 'ca.pem', /ECONNREFUSED/],
+      // The right server, but without its CA: the certificate is refused.
+      [dovecot.imapsPort, undefined, /certificate is not trusted/],
+    ] as const) {
+      const file = join(dir, '..', `accounts-${port}.yaml`);
+      writeFileSync(
+        file,
+        `test: { host: 127.0.0.1, port: ${port}, user: someone, password: { env: PW }${ca ? `, ca: ${ca}` : ''} }\n`,
+      );
+      for (const json of [[], ['--json']]) {
+        const result = await mailsiftAsync(['run', dir, '--accounts', file, ...json], { PW: password });
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stdout, expected);
+        for (const output of [result.stdout, result.stderr]) {
+          assert.ok(!output.includes('Conn3ct') && !output.includes('wörd'), output);
+        }
+      }
     }
   });
 

@@ -74,7 +74,7 @@ interface Invocation {
 }
 
 /** Imports the bundle in a fresh process and invokes its handler once per event. */
-async function invokeBundle(events: unknown[], remainingMs = 300_000): Promise<Invocation> {
+async function invokeBundle(events: unknown[], remainingMs = 300_000, ssmUrl = ssm.url): Promise<Invocation> {
   const script = `
     const { handler } = await import(${JSON.stringify(bundleFile)});
     const context = { getRemainingTimeInMillis: () => ${remainingMs} };
@@ -88,7 +88,7 @@ async function invokeBundle(events: unknown[], remainingMs = 300_000): Promise<I
   const child = spawn('node', ['--no-warnings', '--input-type=module', '-e', script], {
     env: {
       ...process.env,
-      AWS_ENDPOINT_URL_SSM: ssm.url,
+      AWS_ENDPOINT_URL_SSM: ssmUrl,
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -190,6 +190,33 @@ describe('Lambda bundle', () => {
         'RulesetRunError: unknown ruleset undefined; this function runs: inbox',
       ],
     );
+  });
+
+  it('never logs nor throws the password when the login fails', async () => {
+    const wrong = 'Wr0ngL4mbda"pa\\ss-wörd-λ';
+    const badSsm = await startFakeSsm({
+      '/mailsift/accounts/test': JSON.stringify({
+        host: '127.0.0.1',
+        port: dovecot.imapsPort,
+        user: lambdaUser,
+        password: wrong,
+        ca: dovecot.certificate,
+      }),
+      '/mailsift/webhooks/ops': receiver.url,
+    });
+    try {
+      const invocation = await invokeBundle([{ ruleset: 'inbox' }], 300_000, badSsm.url);
+      const [result] = invocation.results;
+      assert.equal(result?.ok, false, invocation.output);
+      assert.match(invocation.output, /ImapAuthError/);
+      assert.match(invocation.output, /login to 127\.0\.0\.1:\d+ as \\?"user\d+\\?" was rejected/);
+      // Neither the raw password nor any distinctive piece of it, in the logs or the thrown error.
+      for (const piece of [wrong, 'Wr0ngL4mbda', 'wörd-λ', JSON.stringify(wrong)]) {
+        assert.ok(!invocation.output.includes(piece), `found ${piece}`);
+      }
+    } finally {
+      await badSsm.close();
+    }
   });
 
   it('stops cleanly as incomplete when the time budget is nearly spent', async () => {
