@@ -161,3 +161,34 @@ describe('a server that refuses command lines over 8 KB (imap_max_line_length = 
     assert.match(status, new RegExp(`INBOX messages=${MATCHES}`));
   });
 });
+
+describe('a server without SPECIAL-USE (RFC 6154)', () => {
+  let dovecot: TestDovecot;
+  before(async () => {
+    dovecot = await startDovecot({ withoutCapabilities: ['SPECIAL-USE'], specialUseTrash: false });
+  });
+  after(async () => {
+    await dovecot?.stop();
+  });
+  const BIN_NEWS = rulesetOf(
+    'rules:\n  - { name: bin-news, match: { from: news@ }, actions: [{ delete: trash }] }\n',
+  );
+
+  it('moves to the mailbox named Trash', async () => {
+    const user = seedWithForeignDeleted(dovecot);
+    dovecot.seed(user, 'Trash', [{ raw: makeMail({ messageId: 'old', from: 'x@y.test' }) }]);
+    const summary = await runRuleset(BIN_NEWS, dovecot.account(user), { dryRun: false });
+    assert.equal(summary.rules[0]?.error, undefined);
+    assert.deepEqual(summary.rules[0]?.actions, [{ type: 'delete', target: 'Trash', count: 2 }]);
+    const state = await dovecot.mailboxState(user);
+    assert.deepEqual(idsIn(state, 'Trash'), ['n1', 'n2', 'old']);
+    assert.deepEqual(idsIn(state, 'INBOX'), ['keep']);
+  });
+
+  it('creates Trash when there is none', async () => {
+    const user = seedWithForeignDeleted(dovecot);
+    const summary = await runRuleset(BIN_NEWS, dovecot.account(user), { dryRun: false });
+    assert.equal(summary.rules[0]?.error, undefined);
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Trash'), ['n1', 'n2']);
+  });
+});
