@@ -5,9 +5,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { makeSelfSigned } from './helpers/certificates.ts';
 import { CORPUS } from './helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
-import { startFakeImap } from './helpers/fake-imap.ts';
+import { minimalImap, startFakeImap } from './helpers/fake-imap.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { idsIn } from './helpers/rulesets.ts';
 
@@ -226,6 +227,62 @@ describe('mailsift run', () => {
         for (const output of [result.stdout, result.stderr]) {
           assert.ok(!output.includes('Conn3ct') && !output.includes('wörd'), output);
         }
+      }
+    }
+  });
+
+  it('shows server text (ALERT, NO, BYE) as escaped data, and keeps --json lines valid', async () => {
+    const { dir } = setup(RULES);
+    const certificate = makeSelfSigned(mkdtempSync(join(work, 'hostile-')));
+    const ESC = '\x1b';
+    const hostile = `${ESC}]0;owned\x07${ESC}[2J"quoted"\u2028`;
+    for (const [name, answer] of [
+      // A rule fails: SELECT answered NO with escape sequences, after an [ALERT].
+      [
+        'select',
+        minimalImap('', (tag, command, _line, socket) => {
+          if (command !== 'SELECT') return false;
+          socket.write(`* OK [ALERT] ${hostile}\r\n${tag} NO ${hostile}\r\n`);
+          return true;
+        }),
+      ],
+      // The login is answered with BYE.
+      [
+        'bye',
+        minimalImap('', (_tag, command, _line, socket) => {
+          if (command !== 'AUTHENTICATE' && command !== 'LOGIN') return false;
+          socket.end(`* BYE ${hostile}\r\n`);
+          return true;
+        }),
+      ],
+    ] as const) {
+      const server = await startFakeImap({
+        greeting: '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake\r\n',
+        answer,
+        tls: { cert: certificate.cert, key: certificate.key },
+      });
+      try {
+        const file = join(dir, '..', `accounts-${name}.yaml`);
+        writeFileSync(
+          file,
+          `test: { host: 127.0.0.1, port: ${server.port}, user: u, password: p, ca: ${certificate.certFile} }\n`,
+        );
+        const human = await mailsiftAsync(['run', dir, '--accounts', file]);
+        assert.equal(human.code, 1, human.stderr);
+        const raw = [...'\x07\x1b\u2028'].filter((char) => (human.stdout + human.stderr).includes(char));
+        assert.deepEqual(raw, [], JSON.stringify(human.stdout));
+        assert.match(human.stdout, /\\u001b/, name);
+        const json = await mailsiftAsync(['run', dir, '--accounts', file, '--json']);
+        const lines = json.stdout.trim().split('\n');
+        assert.equal(lines.length, 1);
+        const summary = JSON.parse(lines[0] ?? '');
+        const errors = JSON.stringify([
+          summary.error,
+          ...summary.rules.map((rule: { error?: string }) => rule.error),
+        ]);
+        assert.ok(errors.includes('\\u001b'), `${name}: ${errors}`);
+      } finally {
+        await server.close();
       }
     }
   });

@@ -210,7 +210,9 @@ export class ImapSession {
             'no credentials were sent',
         );
       }
-      throw classifyConnectError(error as ImapFlowCommandError, account);
+      // A BYE's reason is the server's own word on why it hung up: worth showing, as quoted data.
+      const bye = (client as unknown as { byeReason?: string }).byeReason;
+      throw classifyConnectError(error as ImapFlowCommandError, account, bye);
     }
     if (
       account.tls === 'starttls' &&
@@ -531,7 +533,7 @@ function toActionError(command: string, error: unknown): Error {
   );
 }
 
-function classifyConnectError(error: ImapFlowCommandError, account: ImapAccount): Error {
+function classifyConnectError(error: ImapFlowCommandError, account: ImapAccount, bye?: string): Error {
   const where = `${account.host}:${account.port}`;
   const code = error.code ?? '';
   if (error.authenticationFailed || statusCodeOf(error) === 'AUTHENTICATIONFAILED') {
@@ -560,5 +562,6 @@ function classifyConnectError(error: ImapFlowCommandError, account: ImapAccount)
           : ''),
     );
   }
-  return new ImapConnectError(`cannot connect to ${where}: ${code || error.message}`);
+  const said = bye ? `; the server said BYE ${JSON.stringify(bye)}` : '';
+  return new ImapConnectError(`cannot connect to ${where}: ${code || error.message}${said}`);
 }
