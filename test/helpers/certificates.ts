@@ -20,27 +20,40 @@ function read(certFile: string, keyFile: string): TestCertificate {
   return { certFile, keyFile, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
 }
 
+/** `openssl req -x509`: a new key and a certificate signed by it, valid for two days. */
+function selfSign(
+  keyFile: string,
+  certFile: string,
+  subject: string,
+  extra: string[] = [],
+  cwd?: string,
+): void {
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      subject,
+      ...extra,
+    ],
+    cwd,
+  );
+}
+
 /** A self-signed certificate for localhost and 127.0.0.1, valid for two days. */
 export function makeSelfSigned(dir: string): TestCertificate {
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    SUBJECT_ALT_NAME,
-  ]);
+  selfSign(keyFile, certFile, '/CN=localhost', ['-addext', SUBJECT_ALT_NAME]);
   return read(certFile, keyFile);
 }
 
@@ -50,24 +63,7 @@ export function makeSelfSigned(dir: string): TestCertificate {
  */
 export function makeExpired(parent: string): TestCertificate & { readonly ca: string } {
   const dir = mkdtempSync(join(parent, 'expired-'));
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=mailsift test CA',
-    ],
-    dir,
-  );
+  selfSign('ca.key', 'ca.pem', '/CN=mailsift test CA', [], dir);
   openssl(
     [
       'req',

@@ -22,6 +22,18 @@ export interface FakeImapOptions {
   readonly tls?: { cert: string; key: string };
 }
 
+/** Calls `onLine` with each CRLF-terminated line (without the CRLF) of a stream fed in chunks. */
+function lineReader(onLine: (line: string) => void): (data: Buffer) => void {
+  let buffer = '';
+  return (data) => {
+    buffer += data.toString('latin1');
+    for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
+      onLine(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
+    }
+  };
+}
+
 export async function startFakeImap(options: FakeImapOptions): Promise<FakeImapServer> {
   let received = '';
   const sockets = new Set<Socket>();
@@ -29,14 +41,10 @@ export async function startFakeImap(options: FakeImapOptions): Promise<FakeImapS
     sockets.add(socket);
     socket.on('error', () => {});
     if (options.greeting !== null) socket.write(options.greeting);
-    let buffer = '';
+    const read = lineReader((line) => options.answer(line, socket));
     socket.on('data', (data: Buffer) => {
       received += data.toString('latin1');
-      buffer += data.toString('latin1');
-      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
-        options.answer(buffer.slice(0, end), socket);
-        buffer = buffer.slice(end + 2);
-      }
+      read(data);
     });
   };
   const server: Server = options.tls
@@ -127,21 +135,11 @@ export async function startFakeStartTls(options: FakeStartTlsOptions): Promise<F
     socket.write(`* CAPABILITY ${securedCapabilities}\r\n${tag} OK done\r\n`);
     return true;
   });
-  const lines = (onLine: (line: string) => void) => {
-    let buffer = '';
-    return (data: Buffer) => {
-      buffer += data.toString('latin1');
-      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
-        onLine(buffer.slice(0, end));
-        buffer = buffer.slice(end + 2);
-      }
-    };
-  };
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => {});
     socket.write(options.greeting);
-    const onPlain = lines((line) => {
+    const onPlain = lineReader((line) => {
       const [tag = '*', command = ''] = line.split(' ');
       switch (command.toUpperCase()) {
         case 'CAPABILITY':
@@ -154,7 +152,7 @@ export async function startFakeStartTls(options: FakeStartTlsOptions): Promise<F
           socket.removeListener('data', onData);
           const secure = new TLSSocket(socket, { isServer: true, ...options.tls });
           secure.on('error', () => {});
-          const onSecure = lines((securedLine) => afterTls(securedLine, secure as unknown as Socket));
+          const onSecure = lineReader((securedLine) => afterTls(securedLine, secure as unknown as Socket));
           secure.on('data', (chunk: Buffer) => {
             secured += chunk.toString('latin1');
             onSecure(chunk);
