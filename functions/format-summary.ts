@@ -35,6 +35,8 @@ export function formatSummary(summary: RulesetSummary): string {
     }
     for (const failure of rule.failed ?? [])
       lines.push(`         failed uid ${failure.uid}: ${printable(failure.reason)}`);
+    for (const skip of rule.skipped ?? [])
+      lines.push(`         skipped uid ${skip.uid}: ${printable(skip.reason)}`);
     if (rule.error) lines.push(`         error: ${printable(rule.error)}`);
   }
   return `${lines.join('\n')}\n`;

@@ -5,6 +5,7 @@ import { mapSecretResolver, type SecretResolver } from '../secrets/resolve.ts';
 import { applyAction } from './actions/index.ts';
 import { deliveryKeyword } from './actions/webhook.ts';
 import { compileSearch } from './compile-search.ts';
+import { UNREADABLE_REASON } from './unreadable.ts';
 
 /** How many matched messages a dry run shows per rule. */
 const DRY_RUN_SAMPLE_SIZE = 5;
@@ -35,6 +36,8 @@ export interface RuleSummary {
   readonly sample?: MessageSample[];
   /** Messages an action failed for (a webhook that was not delivered); tried again on the next run. */
   readonly failed?: { readonly uid: number; readonly reason: string }[];
+  /** Messages SEARCH found whose client-side checks could not be made (left alone, not a rule failure). */
+  readonly skipped?: { readonly uid: number; readonly reason: string }[];
   readonly error?: string;
   readonly errorType?: string;
 }
@@ -126,11 +129,13 @@ async function runRule(
     (uid) => !remembered.stopped.has(uid) && !remembered.removed.has(uid),
   );
   let matched = candidates;
+  const skipped: { uid: number; reason: string }[] = [];
   if (compiled.check && compiled.fetch && candidates.length > 0) {
     const subResults: Set<number>[] = [];
     for (const query of compiled.subSearches) subResults.push(new Set(await session.searchUids(query)));
     const check = compiled.check;
-    const messages = await session.fetch(candidates, compiled.fetch);
+    const { messages, unreadable } = await session.fetch(candidates, compiled.fetch);
+    for (const uid of unreadable) skipped.push({ uid, reason: UNREADABLE_REASON });
     matched = messages
       .filter((message) => check(message, subResults))
       .map((message) => message.uid)
@@ -198,6 +203,7 @@ async function runRule(
     actions,
     sample,
     ...(failed.length > 0 ? { failed } : {}),
+    ...(skipped.length > 0 ? { skipped } : {}),
     ...failure,
   };
 }
@@ -260,7 +266,7 @@ function withDeliveryExclusions(rule: Rule): Match {
 
 async function sampleMessages(session: ImapSession, uids: readonly number[]): Promise<MessageSample[]> {
   if (uids.length === 0) return [];
-  const messages = await session.fetch(uids.slice(0, DRY_RUN_SAMPLE_SIZE), {
+  const { messages } = await session.fetch(uids.slice(0, DRY_RUN_SAMPLE_SIZE), {
     envelope: true,
     internalDate: true,
   });

@@ -290,9 +290,14 @@ export class ImapSession {
 
   /**
    * `UID FETCH` of just `items` for `uids`, chunked. Collected into an array before returning: issuing a
-   * command while imapflow's fetch iterator is open deadlocks the connection.
+   * command while imapflow's fetch iterator is open deadlocks the connection. `unreadable` lists the UIDs
+   * the server returned nothing usable for: expunged meanwhile, or a response imapflow refuses to parse (it
+   * drops, without a word, a BODYSTRUCTURE nested deeper than 25 levels).
    */
-  async fetch(uids: readonly number[], items: FetchQueryObject): Promise<FetchMessageObject[]> {
+  async fetch(
+    uids: readonly number[],
+    items: FetchQueryObject,
+  ): Promise<{ messages: FetchMessageObject[]; unreadable: number[] }> {
     const messages: FetchMessageObject[] = [];
     for (const set of chunkUidSet(uids)) {
       try {
@@ -301,7 +306,8 @@ export class ImapSession {
         throw toActionError('UID FETCH', error);
       }
     }
-    return messages;
+    const returned = new Set(messages.map((message) => message.uid));
+    return { messages, unreadable: uids.filter((uid) => !returned.has(uid)) };
   }
 
   /**

@@ -5,6 +5,7 @@ import { deliverWebhook, idempotencyKey } from '../../webhook/deliver.ts';
 import { toSlackMessage, type WebhookPayload } from '../../webhook/payload.ts';
 import { isAllowedWebhookUrl } from '../../webhook/url.ts';
 import { type BodyNode, isAttachment, listAttachments, parseHeaderBlock } from '../client-checks.ts';
+import { UNREADABLE_REASON } from '../unreadable.ts';
 import type { ActionContext, ActionHandler } from './types.ts';
 
 /** Messages posted at once; small, so one slow receiver cannot hold many open connections. */
@@ -56,7 +57,7 @@ async function fetchTexts(
   }
   const texts = new Map<number, { text: string; truncated: boolean }>();
   for (const [section, group] of bySection) {
-    const fetched = await context.session.fetch(
+    const { messages: fetched } = await context.session.fetch(
       group.map((entry) => entry.uid),
       { bodyParts: [{ key: section, start: 0, maxLength: cap }] },
     );
@@ -134,7 +135,7 @@ export const applyWebhook: ActionHandler<WebhookAction> = async (action, context
     }
   }
   const headerNames = (action.headers ?? []).map((name) => name.toLowerCase());
-  const fetched = await session.fetch(uids, {
+  const { messages: fetched, unreadable } = await session.fetch(uids, {
     flags: true,
     envelope: true,
     internalDate: true,
@@ -149,7 +150,11 @@ export const applyWebhook: ActionHandler<WebhookAction> = async (action, context
     : undefined;
 
   const delivered: number[] = [];
-  const failures: { uid: number; reason: string }[] = [];
+  // Never silently: an alert that cannot be read is a failed delivery, reported and tried again next run.
+  const failures: { uid: number; reason: string }[] = unreadable.map((uid) => ({
+    uid,
+    reason: `not posted: ${UNREADABLE_REASON}`,
+  }));
   let storeFailure: unknown;
   await runPool(messages, DELIVERY_CONCURRENCY, async (message) => {
     if (storeFailure) return; // the mailbox stopped taking keywords: posting more would post them twice
