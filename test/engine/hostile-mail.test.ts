@@ -117,7 +117,7 @@ describe('broken and hostile mail', () => {
     const byId = new Map(bodies.map((body) => [body.messageId, body]));
     assert.match(String(byId.get('<longheader@test>')?.subject), /^long x{2000}$/);
     assert.deepEqual(
-      (byId.get('<nested20@test>')?.attachments as { filename: string }[]).map((a) => a.filename),
+      ((byId.get('<nested20@test>')?.attachments ?? []) as { filename: string }[]).map((a) => a.filename),
       ['deep.pdf'],
     );
     assert.equal(byId.get('<oddcase@test>')?.subject, 'Weekly LETTER');
