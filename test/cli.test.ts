@@ -140,6 +140,28 @@ describe('mailsift run', () => {
     assert.deepEqual(await dovecot.mailboxState(user), before);
   });
 
+  it('plans several rulesets of one account as the real run then does (what an earlier one moves is not counted again)', async () => {
+    const { dir, accounts } = setup(
+      '  - { name: file-billing, match: { from: billing@ }, actions: [{ moveTo: Finance }] }\n',
+    );
+    // A second ruleset of the same account, run after inbox.yaml, that also matches the billing mail.
+    writeFileSync(
+      join(dir, 'later.yaml'),
+      'account: test\nschedule: rate(5 minutes)\nrules:\n  - { name: flag-all, match: { seen: false }, actions: [{ addFlags: [$Later] }] }\n',
+    );
+    const counts = (stdout: string) =>
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { rules: { name: string; matched: number; acted: number }[] })
+        .flatMap((summary) => summary.rules.map((rule) => [rule.name, rule.matched, rule.acted]));
+    const plan = mailsift(['run', dir, '--dry-run', '--json', '--accounts', accounts], PASSWORD_ENV);
+    const real = mailsift(['run', dir, '--json', '--accounts', accounts], PASSWORD_ENV);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.equal(real.code, 0, real.stderr);
+    assert.deepEqual(counts(plan.stdout), counts(real.stdout));
+  });
+
   it('runs for real with a human summary, exit 0', async () => {
     const { dir, accounts, user } = setup(RULES);
     const result = mailsift(['run', dir], { ...PASSWORD_ENV, MAILSIFT_ACCOUNTS: accounts });

@@ -70,6 +70,11 @@ export interface RunOptions {
   readonly shouldStop?: () => boolean;
   /** Told where a rule is: after its SEARCH, and as each action progresses (for a progress line). */
   readonly onProgress?: (progress: RuleProgress) => void;
+  /**
+   * Dry run of several rulesets of one account: per mailbox, the messages earlier rulesets would have moved or
+   * deleted, so that later rulesets leave them out as a real run would.
+   */
+  readonly dryRunRemoved?: Map<string, Set<number>>;
 }
 
 /** Where a running rule is: how many messages matched, and how far the current action has got. */
@@ -117,7 +122,10 @@ async function runRule(
   const resumed =
     !options.dryRun && mayExpunge(rule, session) ? await session.finishInterruptedExpunges() : 0;
   const key = `${mailbox.path}\u0000${mailbox.uidValidity}`;
-  const remembered = memory.get(key) ?? { stopped: new Set<number>(), removed: new Set<number>() };
+  // `stop` holds within one ruleset; what a dry run would have moved away holds for the account's later rulesets.
+  const removed = options.dryRunRemoved?.get(key) ?? new Set<number>();
+  options.dryRunRemoved?.set(key, removed);
+  const remembered = memory.get(key) ?? { stopped: new Set<number>(), removed };
   memory.set(key, remembered);
 
   const compiled = compileSearch(withDeliveryExclusions(rule), {
@@ -371,13 +379,14 @@ export async function runRuleset(
  */
 export async function runRulesets(
   jobs: readonly { ruleset: Ruleset; account: ImapAccount }[],
-  options: Omit<RunOptions, 'session'>,
+  options: Omit<RunOptions, 'session' | 'dryRunRemoved'>,
   report: (summary: RulesetSummary) => void,
 ): Promise<RulesetSummary[]> {
   const summaries: RulesetSummary[] = [];
   const accounts = [...new Set(jobs.map((job) => job.ruleset.account))];
   for (const name of accounts) {
     let session: ImapSession | undefined;
+    const dryRunRemoved = new Map<string, Set<number>>();
     try {
       for (const job of jobs.filter((candidate) => candidate.ruleset.account === name)) {
         if (!session) {
@@ -387,7 +396,7 @@ export async function runRulesets(
             // runRuleset connects again and reports the failure in this ruleset's summary.
           }
         }
-        const summary = await runRuleset(job.ruleset, job.account, { ...options, session });
+        const summary = await runRuleset(job.ruleset, job.account, { ...options, session, dryRunRemoved });
         summaries.push(summary);
         report(summary);
         const lost = [summary.errorType, ...summary.rules.map((rule) => rule.errorType)].includes(
