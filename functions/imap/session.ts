@@ -172,14 +172,12 @@ export class ImapSession {
           // STARTTLS takes no continuation (RFC 3501 §6.2.1): a "+" answer would leave the command waiting
           // for the socket timeout, so end it now.
           if (entry.src === 's' && entry.msg?.startsWith('+') && wire.commands.at(-1) === 'STARTTLS') {
-            wire.violation = 'answered STARTTLS with a continuation request (+)';
-            setImmediate(() => client.close());
+            refuse('answered STARTTLS with a continuation request (+)');
           }
           // A PREAUTH greeting starts an authenticated session in the clear, where STARTTLS is no longer
           // allowed (RFC 3501 §7.1.4): taking it would skip TLS.
           if (entry.src === 's' && /^\* PREAUTH\b/i.test(entry.msg ?? '') && account.tls === 'starttls') {
-            wire.violation = 'greeted with PREAUTH, an unencrypted session that would skip STARTTLS';
-            setImmediate(() => client.close());
+            refuse('greeted with PREAUTH, an unencrypted session that would skip STARTTLS');
           }
           // imapflow logs each command it writes as "<tag> <COMMAND> …" (credentials masked).
           if (entry.src === 'c' && typeof entry.msg === 'string' && !entry.msg.startsWith('(*')) {
@@ -197,6 +195,11 @@ export class ImapSession {
         error: () => {},
       },
     } as ConstructorParameters<typeof ImapFlow>[0]);
+    /** Ends the connection over something no honest server does; `connect` then reports `reason`. */
+    function refuse(reason: string): void {
+      wire.violation = reason;
+      setImmediate(() => client.close());
+    }
     // An 'error' event without a listener would kill the process; failures surface through the
     // promise of the command that was running instead.
     client.on('error', () => {});
@@ -354,12 +357,11 @@ export class ImapSession {
   assertCanStore(flags: readonly string[]): void {
     const mailbox = this.client.mailbox;
     if (!mailbox) return;
-    const permanent = mailbox.permanentFlags ?? new Set<string>();
-    const unstorable = flags.filter((flag) => !permanent.has('\\*') && !permanent.has(flag));
+    const unstorable = flags.filter((flag) => !this.canStore(flag));
     if (unstorable.length > 0) {
       throw new CapabilityError(
         `mailbox ${JSON.stringify(mailbox.path)} cannot store ${unstorable.join(', ')} ` +
-          `(its PERMANENTFLAGS are ${[...permanent].join(' ') || 'empty'})`,
+          `(its PERMANENTFLAGS are ${[...(mailbox.permanentFlags ?? [])].join(' ') || 'empty'})`,
       );
     }
   }
