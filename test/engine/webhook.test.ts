@@ -196,6 +196,22 @@ describe('webhook action (real Dovecot, real HTTP receiver)', () => {
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', KEYWORD), []);
   });
 
+  it('with dedupe: false, also posts messages that still carry the keyword of earlier, deduplicated runs', async () => {
+    const user = seedAlerts(1);
+    await dovecot.doveadm('flags', 'add', '-u', user, KEYWORD, 'mailbox', 'INBOX', 'from', 'monitoring@');
+    const summary = await runRuleset(
+      rulesetOf(`rules:
+  - name: forward-alerts
+    match: { from: monitoring@, seen: false }
+    actions: [{ webhook: { url: { parameter: /mailsift/webhooks/ops }, dedupe: false } }]
+`),
+      dovecot.account(user),
+      { dryRun: false, secrets: resolver() },
+    );
+    assert.equal(summary.rules[0]?.error, undefined);
+    assert.equal(receiver.requests.length, 1);
+  });
+
   it('posts nothing in a dry run', async () => {
     const user = seedAlerts(2);
     const before = await dovecot.mailboxState(user);

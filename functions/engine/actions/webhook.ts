@@ -143,8 +143,10 @@ export const applyWebhook: ActionHandler<WebhookAction> = async (action, context
     ...(headerNames.length > 0 ? { headers: headerNames } : {}),
   });
   // Delivered by an earlier run whose later actions were interrupted: pass them on, never post them again.
-  const deliveredBefore = fetched.filter((message) => message.flags?.has(keyword)).map((m) => m.uid);
-  const messages = fetched.filter((message) => !message.flags?.has(keyword));
+  // Without dedupe the keyword means nothing (it may be left from before the rule opted out).
+  const isDelivered = (message: FetchMessageObject) => action.dedupe && Boolean(message.flags?.has(keyword));
+  const deliveredBefore = fetched.filter(isDelivered).map((message) => message.uid);
+  const messages = fetched.filter((message) => !isDelivered(message));
   const texts = action.include.includes('text')
     ? await fetchTexts(context, messages, action.maxTextLength)
     : undefined;
