@@ -313,6 +313,54 @@ export class ImapSession {
     return { messages, unreadable: uids.filter((uid) => !returned.has(uid)) };
   }
 
+  /** `FETCH 1:*` of `items` in the selected mailbox: only for small mailboxes of our own (not chunked). */
+  async fetchEvery(items: FetchQueryObject): Promise<FetchMessageObject[]> {
+    if (!this.client.mailbox || this.client.mailbox.exists === 0) return [];
+    try {
+      return await this.client.fetchAll('1:*', { ...items, uid: true });
+    } catch (error) {
+      throw toActionError('FETCH', error);
+    }
+  }
+
+  /**
+   * `APPEND` of `content` to `path`, creating the mailbox (unsubscribed: it is ours, not the user's) once if
+   * the server answers [TRYCREATE].
+   */
+  async appendMessage(path: string, content: string, flags: readonly string[]): Promise<void> {
+    const append = async () => {
+      try {
+        await this.client.append(path, content, [...flags]);
+      } catch (error) {
+        throw toActionError('APPEND', error);
+      }
+    };
+    try {
+      await append();
+    } catch (error) {
+      // RFC 3501 §6.3.11: [TRYCREATE] means the mailbox does not exist and may be created.
+      if (!(error instanceof ImapActionError) || error.responseCode !== 'TRYCREATE') throw error;
+      await this.createMailbox(path, { subscribe: false });
+      await append();
+    }
+  }
+
+  /**
+   * Deletes `uids` from the selected mailbox, which must hold only messages of ours: without UIDPLUS the
+   * plain EXPUNGE removes every `\Deleted` message in it.
+   */
+  async removeOwnMessages(uids: readonly number[]): Promise<void> {
+    if (uids.length === 0) return;
+    await this.storeFlags(uids, 'add', ['\\Deleted']);
+    if (this.hasCapability('UIDPLUS')) {
+      for (const set of chunkUidSet(uids))
+        await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
+    } else {
+      await this.execChecked('EXPUNGE', []);
+    }
+    this.savedResult = undefined;
+  }
+
   /**
    * `UID STORE ±FLAGS.SILENT`, chunked. Refuses keywords the mailbox cannot keep: imapflow would silently
    * drop them and report success.
@@ -427,12 +475,25 @@ export class ImapSession {
     return this.trashPath;
   }
 
-  /** `CREATE`; an existing mailbox ([ALREADYEXISTS]) counts as success. */
-  async createMailbox(path: string): Promise<void> {
+  /**
+   * `CREATE`, then `SUBSCRIBE` unless told not to (so that clients showing subscribed folders show it); an
+   * existing mailbox ([ALREADYEXISTS]) counts as success.
+   */
+  async createMailbox(path: string, options: { subscribe?: boolean } = {}): Promise<void> {
     try {
-      await this.client.mailboxCreate(path);
+      if (options.subscribe === false) {
+        await this.execChecked('CREATE', [
+          { type: 'ATOM', value: encodePath(this.client, normalizePath(this.client, path)) },
+        ]);
+      } else {
+        await this.client.mailboxCreate(path);
+      }
     } catch (error) {
-      if (statusCodeOf(error) !== 'ALREADYEXISTS') throw toActionError('CREATE', error);
+      if (
+        statusCodeOf(error) !== 'ALREADYEXISTS' &&
+        !(error instanceof ImapActionError && error.responseCode === 'ALREADYEXISTS')
+      )
+        throw toActionError('CREATE', error);
     }
   }
 
