@@ -19,6 +19,14 @@ export function formatSummary(summary: RulesetSummary): string {
     `${summary.ruleset} (account ${summary.account}, ${mode}, ${summary.durationMs} ms, ${summary.imapCommands} IMAP commands)`,
   ];
   if (summary.error) lines.push(`  FAILED: ${printable(summary.error)}`);
+  if (summary.busy) {
+    lines.push(
+      `  SKIPPED: another run is working on this account (${printable(summary.busy.holder)}, ` +
+        `until ${printable(summary.busy.until)} at the latest); nothing was changed`,
+    );
+  } else if (summary.incomplete) {
+    lines.push('  INCOMPLETE: stopped early for time; the next run carries on');
+  }
   for (const rule of summary.rules) {
     const verb = summary.dryRun ? 'would act on' : 'acted on';
     lines.push(

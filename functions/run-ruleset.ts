@@ -50,6 +50,8 @@ export function createHandler(deps: HandlerDependencies) {
       dryRun: false,
       secrets: deps.secrets.resolver,
       shouldStop: () => context.getRemainingTimeInMillis() < TIME_MARGIN_MS,
+      // The lease ends when Lambda would end the run anyway: a run it kills blocks the next one no longer.
+      leaseMs: context.getRemainingTimeInMillis(),
     });
     recordMetrics(deps.metrics, summary);
     const failed = hasFailed(summary);

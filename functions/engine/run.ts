@@ -1,7 +1,13 @@
-import { ImapConnectError, MailsiftError } from '../errors.ts';
+import { ImapAuthError, ImapConnectError, ImapTlsError, MailsiftError } from '../errors.ts';
 import { DEFAULT_TIMEOUTS, type ImapAccount, ImapSession, type SessionTimeouts } from '../imap/session.ts';
 import type { Match, Rule, Ruleset } from '../rules/schema.ts';
 import { mapSecretResolver, type SecretResolver } from '../secrets/resolve.ts';
+import {
+  AccountBusyError,
+  type AccountLease,
+  acquireAccountLease,
+  DEFAULT_LEASE_MS,
+} from './account-lease.ts';
 import { applyAction } from './actions/index.ts';
 import { deliveryKeyword } from './actions/webhook.ts';
 import { compileSearch } from './compile-search.ts';
@@ -9,6 +15,9 @@ import { UNREADABLE_REASON } from './unreadable.ts';
 
 /** How many matched messages a dry run shows per rule. */
 const DRY_RUN_SAMPLE_SIZE = 5;
+
+/** A run stops (as `incomplete`) this long before its account lease runs out, to finish a rule and log out. */
+const LEASE_MARGIN_MS = 15_000;
 
 export interface ActionSummary {
   readonly type: string;
@@ -53,6 +62,11 @@ export interface RulesetSummary {
   readonly imapCommands: number;
   /** True when the run stopped early for its time budget; later rules wait for the next run. */
   readonly incomplete?: boolean;
+  /**
+   * Set when another run was working on the account: this run changed nothing (and is `incomplete`, not
+   * failed); the next scheduled run goes ahead.
+   */
+  readonly busy?: { readonly holder: string; readonly until: string };
   /** Set when the run could not start (connection, TLS, login) or was cut short. */
   readonly error?: string;
   readonly errorType?: string;
@@ -64,8 +78,18 @@ export interface RunOptions {
   readonly timeouts?: SessionTimeouts;
   /** Resolves `{ parameter }` / `{ env }` references; default: environment only. */
   readonly secrets?: SecretResolver;
-  /** An open session to run on (left open); by default the run connects and logs out itself. */
+  /**
+   * An open session to run on (left open), whose caller holds the account lease; by default the run connects,
+   * takes the lease (a real run) and logs out itself.
+   */
   readonly session?: ImapSession;
+  /** Longest time a real run may hold its account (default 15 minutes); it stops cleanly before then. */
+  readonly leaseMs?: number;
+  /**
+   * False: no account lease, for an account that nothing else runs at the same time and whose lease mailbox
+   * cannot be written (no CREATE or APPEND allowed). Default true.
+   */
+  readonly lease?: boolean;
   /** Asked before each rule and each webhook delivery; true ends the run cleanly as `incomplete`. */
   readonly shouldStop?: () => boolean;
   /** Told where a rule is: after its SEARCH, and as each action progresses (for a progress line). */
@@ -102,6 +126,47 @@ interface MailboxMemory {
 /** Whether a run failed: the connection or any rule. */
 export function hasFailed(summary: RulesetSummary): boolean {
   return summary.error !== undefined || summary.rules.some((rule) => rule.error !== undefined);
+}
+
+/** Connects and, for a real run, takes the account lease; the session is closed again if that fails. */
+async function openAccount(
+  account: ImapAccount,
+  names: { account: string; rulesets: readonly string[] },
+  options: RunOptions,
+): Promise<{ session: ImapSession; lease?: AccountLease }> {
+  const session = await ImapSession.connect(account, options.timeouts ?? DEFAULT_TIMEOUTS);
+  // A dry run EXAMINEs only: it cannot get in a real run's way.
+  if (options.dryRun || options.lease === false) return { session };
+  try {
+    const lease = await acquireAccountLease(session, {
+      ...names,
+      durationMs: options.leaseMs ?? DEFAULT_LEASE_MS,
+    });
+    return { session, lease };
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+}
+
+/** `shouldStop`, also true once the lease is about to run out. */
+function stopBeforeLeaseEnds(shouldStop: RunOptions['shouldStop'], lease: AccountLease | undefined) {
+  if (!lease) return shouldStop;
+  const end = lease.expiresAt.getTime() - LEASE_MARGIN_MS;
+  return () => Boolean(shouldStop?.()) || Date.now() >= end;
+}
+
+/** The summary of a ruleset that could not start: no connection, no login, or the account was busy. */
+function notStarted(
+  base: Pick<RulesetSummary, 'ruleset' | 'account' | 'dryRun' | 'startedAt'>,
+  started: number,
+  error: unknown,
+): RulesetSummary {
+  const summary = { ...base, durationMs: Date.now() - started, rules: [], imapCommands: 0 };
+  if (error instanceof AccountBusyError) {
+    return { ...summary, incomplete: true, busy: { holder: error.holder, until: error.until } };
+  }
+  return { ...summary, ...describeError(error) };
 }
 
 function describeError(error: unknown): { error: string; errorType: string } {
@@ -304,11 +369,15 @@ export async function runRuleset(
     startedAt: now.toISOString(),
   };
   let session: ImapSession;
+  let lease: AccountLease | undefined;
   try {
-    session = options.session ?? (await ImapSession.connect(account, options.timeouts ?? DEFAULT_TIMEOUTS));
+    ({ session, lease } = options.session
+      ? { session: options.session }
+      : await openAccount(account, { account: ruleset.account, rulesets: [ruleset.name] }, options));
   } catch (error) {
-    return { ...base, durationMs: Date.now() - started, rules: [], imapCommands: 0, ...describeError(error) };
+    return notStarted(base, started, error);
   }
+  const shouldStop = stopBeforeLeaseEnds(options.shouldStop, lease);
   const commandsBefore = options.session ? session.commands.length : 0;
   const rules: RuleSummary[] = [];
   const memory = new Map<string, MailboxMemory>();
@@ -317,7 +386,7 @@ export async function runRuleset(
   try {
     for (const rule of ruleset.rules) {
       // Out of time: stop between rules; the next scheduled run picks up (every action is idempotent).
-      if (options.shouldStop?.()) {
+      if (shouldStop?.()) {
         incomplete = true;
         break;
       }
@@ -339,6 +408,7 @@ export async function runRuleset(
       try {
         const summary = await runRule(session, rule, mailbox, memory, {
           ...options,
+          shouldStop,
           now,
           secrets: options.secrets ?? mapSecretResolver(process.env),
           ruleset: { name: ruleset.name, account: ruleset.account },
@@ -360,7 +430,10 @@ export async function runRuleset(
       }
     }
   } finally {
-    if (!options.session) await session.close();
+    if (!options.session) {
+      await lease?.release();
+      await session.close();
+    }
   }
   return {
     ...base,
@@ -385,30 +458,64 @@ export async function runRulesets(
   const summaries: RulesetSummary[] = [];
   const accounts = [...new Set(jobs.map((job) => job.ruleset.account))];
   for (const name of accounts) {
-    let session: ImapSession | undefined;
+    let opened: { session: ImapSession; lease?: AccountLease } | undefined;
+    // Why the account could not be taken (busy, or the lease mailbox refused): the same for all its rulesets.
+    let refused: unknown;
     const dryRunRemoved = new Map<string, Set<number>>();
+    const own = jobs.filter((candidate) => candidate.ruleset.account === name);
     try {
-      for (const job of jobs.filter((candidate) => candidate.ruleset.account === name)) {
-        if (!session) {
+      for (const job of own) {
+        if (!opened && refused === undefined) {
           try {
-            session = await ImapSession.connect(job.account, options.timeouts ?? DEFAULT_TIMEOUTS);
-          } catch {
-            // runRuleset connects again and reports the failure in this ruleset's summary.
+            opened = await openAccount(
+              job.account,
+              { account: name, rulesets: own.map((each) => each.ruleset.name) },
+              options,
+            );
+          } catch (error) {
+            // A connection failure is left to runRuleset, which tries once more and reports it.
+            if (
+              !(
+                error instanceof ImapConnectError ||
+                error instanceof ImapTlsError ||
+                error instanceof ImapAuthError
+              )
+            )
+              refused = error;
           }
         }
-        const summary = await runRuleset(job.ruleset, job.account, { ...options, session, dryRunRemoved });
+        const summary =
+          refused !== undefined
+            ? notStarted(
+                {
+                  ruleset: job.ruleset.name,
+                  account: name,
+                  dryRun: options.dryRun,
+                  startedAt: (options.now ?? new Date()).toISOString(),
+                },
+                Date.now(),
+                refused,
+              )
+            : await runRuleset(job.ruleset, job.account, {
+                ...options,
+                session: opened?.session,
+                shouldStop: stopBeforeLeaseEnds(options.shouldStop, opened?.lease),
+                dryRunRemoved,
+              });
         summaries.push(summary);
         report(summary);
         const lost = [summary.errorType, ...summary.rules.map((rule) => rule.errorType)].includes(
           'ImapConnectError',
         );
-        if (lost) {
-          await session?.close();
-          session = undefined;
+        if (lost && opened) {
+          await opened.lease?.release();
+          await opened.session.close();
+          opened = undefined;
         }
       }
     } finally {
-      await session?.close();
+      await opened?.lease?.release();
+      await opened?.session.close();
     }
   }
   return summaries;

@@ -17,7 +17,8 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(): Promise<Receiver> {
+/** `delayMs`: how long it takes to answer each request (a slow receiver keeps a run busy for that long). */
+export async function startReceiver(options: { delayMs?: number } = {}): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   let script: (number | { status: number; headers: Record<string, string> })[] = [];
   const server: Server = createServer((request, response) => {
@@ -27,7 +28,9 @@ export async function startReceiver(): Promise<Receiver> {
       requests.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
       const next = script.shift() ?? 200;
       const { status, headers } = typeof next === 'number' ? { status: next, headers: {} } : next;
-      response.writeHead(status, headers).end(status < 300 ? 'ok' : 'no');
+      const answer = () => response.writeHead(status, headers).end(status < 300 ? 'ok' : 'no');
+      if (options.delayMs) setTimeout(answer, options.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
