@@ -11,8 +11,9 @@ export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
 
 const USAGE = `Usage:
   mailsift validate [files|dirs...]            check rule files (default: rules/)
-  mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE] [--parameters FILE]
-                                                run rulesets; --dry-run changes nothing
+  mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE] [--parameters FILE] [--no-lease]
+                                                run rulesets; --dry-run changes nothing; --no-lease skips
+                                                the account lease (only if nothing else runs the account)
   mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
 
 Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON). Rule files' { parameter: /name }
@@ -41,6 +42,7 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
       json: { type: 'boolean', default: false },
       accounts: { type: 'string' },
       parameters: { type: 'string' },
+      'no-lease': { type: 'boolean', default: false },
     },
   });
   const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
@@ -62,7 +64,7 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
         status(formatProgress(progress));
       }
     : undefined;
-  const options = { dryRun: values['dry-run'], secrets, onProgress };
+  const options = { dryRun: values['dry-run'], secrets, onProgress, lease: !values['no-lease'] };
   const summaries = await runRulesets(resolved, options, (summary) => {
     status?.('');
     io.stdout(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));

@@ -360,4 +360,45 @@ describe('mailsift run', () => {
       await receiver.close();
     }
   });
+
+  it('--no-lease runs without the account lease: no lease mailbox, no ticket', async () => {
+    const { dir, accounts, user } = setup(RULES);
+    const result = await mailsiftAsync(['run', dir, '--no-lease', '--accounts', accounts], PASSWORD_ENV);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /ok {3}file-billing \[INBOX\]: matched 2, acted on 2/);
+    assert.doesNotMatch(await dovecot.doveadm('mailbox', 'list', '-u', user), /mailsift-lease/);
+  });
+
+  it('two processes started at once: each alert is posted once, and the one that found the account busy says so', async () => {
+    // A receiver that takes 500 ms per POST keeps the first run on the account for a second, so the two
+    // processes (started together, about 300 ms to connect) overlap for certain.
+    const receiver = await startReceiver({ delayMs: 500 });
+    try {
+      const { dir, accounts, user } = setup(`  - name: forward-alerts
+    match: { from: monitoring@ }
+    actions:
+      - webhook: { url: '${receiver.url}', attempts: 1 }
+      - moveTo: Alerts
+`);
+      const args = ['run', dir, '--accounts', accounts];
+      const runs = await Promise.all([mailsiftAsync(args, PASSWORD_ENV), mailsiftAsync(args, PASSWORD_ENV)]);
+      for (const result of runs) assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.deepEqual(
+        receiver
+          .payloads()
+          .map((payload) => payload.subject)
+          .sort(),
+        ['[ALERT] disk full on db1', '[RESOLVED] disk full on db1'],
+      );
+      const busy = runs.filter((result) => result.stdout.includes('SKIPPED'));
+      assert.equal(busy.length, 1, runs.map((result) => result.stdout).join('\n'));
+      assert.match(
+        busy[0]?.stdout ?? '',
+        /SKIPPED: another run is working on this account \(ruleset inbox on .+, pid \d+, until .+ at the latest\); nothing was changed/,
+      );
+      assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Alerts'), ['alert1', 'alert2']);
+    } finally {
+      await receiver.close();
+    }
+  });
 });
