@@ -26,6 +26,9 @@ export class AccountBusyError extends MailsiftError {
   }
 }
 
+/** The lease could not be taken for a reason other than another run: the run does not go on without it. */
+export class LeaseError extends MailsiftError {}
+
 /** The account, held by this run until `release`. */
 export interface AccountLease {
   readonly expiresAt: Date;
@@ -105,13 +108,16 @@ export async function acquireAccountLease(
     if (!ours || ahead) {
       if (ours) await session.removeOwnMessages([ours.uid]);
       heldHere.delete(token);
-      throw ahead
-        ? new AccountBusyError(
-            options.account,
-            describeHolder(ahead),
-            new Date(ahead.expiresAt).toISOString(),
-          )
-        : new AccountBusyError(options.account, 'our ticket was deleted by someone else', fields.expires);
+      if (!ahead) {
+        throw new LeaseError(
+          `the ticket this run appended to ${LEASE_MAILBOX} is not there; nothing was changed`,
+        );
+      }
+      throw new AccountBusyError(
+        options.account,
+        describeHolder(ahead),
+        new Date(ahead.expiresAt).toISOString(),
+      );
     }
     return {
       expiresAt: new Date(expiresAt),

@@ -222,7 +222,7 @@ function assertPostedOnce(
 
 describe('a connection cut at every command boundary', () => {
   for (const scenario of SCENARIOS) {
-    it(`${scenario.name}: loses nothing, touches nothing unmatched, and a rerun converges`, async () => {
+    it(`${scenario.name}: loses nothing, touches nothing unmatched, and a rerun converges`, async (t) => {
       const server = scenario.server();
       // Each run posts to a receiver of its own, so that posts are counted per run.
       const rulesetFor = (posts: Receiver) =>
@@ -244,6 +244,7 @@ describe('a connection cut at every command boundary', () => {
       const cuts = Array.from({ length: reference.commands.length }, (_, i) =>
         (['before', 'answered'] as const).map((when): Cut => ({ kind: 'cut', at: i + 1, when })),
       ).flat();
+      t.diagnostic(`${reference.commands.length} commands, ${cuts.length} cut runs`);
       await inPool(cuts, CONCURRENT_RUNS, async (fault) => {
         const user = freshUser(server);
         const posts = await startReceiver();
