@@ -103,7 +103,16 @@ export async function runTool(
     );
     const run = await timed(
       'node',
-      ['bin/mailsift.js', 'run', 'bench/rules', '--json', '--accounts', accounts],
+      [
+        'bin/mailsift.js',
+        'run',
+        'bench/rules',
+        '--json',
+        '--accounts',
+        accounts,
+        // Extra arguments, for A/B runs (e.g. BENCH_MAILSIFT_ARGS=--no-lease).
+        ...(process.env.BENCH_MAILSIFT_ARGS?.split(' ').filter(Boolean) ?? []),
+      ],
       env,
     );
     const summaries = run.stdout
