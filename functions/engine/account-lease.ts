@@ -137,6 +137,10 @@ export async function acquireAccountLease(
   }
 }
 
+/**
+ * Whether a ticket still holds the account. Across machines only its expiry tells, read on our clock: skew between
+ * the machines makes a dead ticket live that much longer or shorter.
+ */
 function isLive(ticket: Ticket, now: number): boolean {
   if (!(ticket.expiresAt > now)) return false;
   const here = thisMachine();
