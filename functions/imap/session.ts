@@ -328,21 +328,13 @@ export class ImapSession {
    * the server answers [TRYCREATE].
    */
   async appendMessage(path: string, content: string, flags: readonly string[]): Promise<void> {
-    const append = async () => {
+    await this.creatingOnTryCreate(path, { subscribe: false }, async () => {
       try {
         await this.client.append(path, content, [...flags]);
       } catch (error) {
         throw toActionError('APPEND', error);
       }
-    };
-    try {
-      await append();
-    } catch (error) {
-      // RFC 3501 §6.3.11: [TRYCREATE] means the mailbox does not exist and may be created.
-      if (!(error instanceof ImapActionError) || error.responseCode !== 'TRYCREATE') throw error;
-      await this.createMailbox(path, { subscribe: false });
-      await append();
-    }
+    });
   }
 
   /**
@@ -353,8 +345,7 @@ export class ImapSession {
     if (uids.length === 0) return;
     await this.storeFlags(uids, 'add', ['\\Deleted']);
     if (this.hasCapability('UIDPLUS')) {
-      for (const set of chunkUidSet(uids))
-        await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
+      await this.uidExpunge(chunkUidSet(uids));
     } else {
       await this.execChecked('EXPUNGE', []);
     }
@@ -386,9 +377,7 @@ export class ImapSession {
   async finishInterruptedExpunges(): Promise<number> {
     if (!this.hasCapability('UIDPLUS') || !this.canStore(EXPUNGE_PENDING_KEYWORD)) return 0;
     const pending = await this.searchUids({ deleted: true, keyword: EXPUNGE_PENDING_KEYWORD });
-    for (const set of chunkUidSet(pending)) {
-      await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
-    }
+    await this.uidExpunge(chunkUidSet(pending));
     return pending.length;
   }
 
@@ -450,9 +439,7 @@ export class ImapSession {
       ? ['\\Deleted', EXPUNGE_PENDING_KEYWORD]
       : ['\\Deleted'];
     await this.storeFlags(uids, 'add', marks);
-    for (const set of this.uidSets(uids)) {
-      await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
-    }
+    await this.uidExpunge(this.uidSets(uids));
     this.savedResult = undefined; // the expunged messages left `$`
   }
 
@@ -489,11 +476,8 @@ export class ImapSession {
         await this.client.mailboxCreate(path);
       }
     } catch (error) {
-      if (
-        statusCodeOf(error) !== 'ALREADYEXISTS' &&
-        !(error instanceof ImapActionError && error.responseCode === 'ALREADYEXISTS')
-      )
-        throw toActionError('CREATE', error);
+      const failure = toActionError('CREATE', error);
+      if (!(failure instanceof ImapActionError) || failure.responseCode !== 'ALREADYEXISTS') throw failure;
     }
   }
 
@@ -542,15 +526,31 @@ export class ImapSession {
         { type: 'SEQUENCE', value: set },
         { type: 'ATOM', value: encodePath(this.client, path) },
       ];
-      try {
-        await this.execChecked(command, attributes);
-      } catch (error) {
-        // RFC 3501 §6.4.7: [TRYCREATE] means the target does not exist and may be created.
-        if (!(error instanceof ImapActionError) || error.responseCode !== 'TRYCREATE') throw error;
-        await this.createMailbox(path);
-        await this.execChecked(command, attributes);
-      }
+      await this.creatingOnTryCreate(path, {}, () => this.execChecked(command, attributes));
     }
+  }
+
+  /**
+   * Runs `attempt`; when the server answers [TRYCREATE], the target does not exist and may be created
+   * (RFC 3501 §6.3.11 APPEND, §6.4.7 COPY): creates `path` and tries once more.
+   */
+  private async creatingOnTryCreate(
+    path: string,
+    create: { subscribe?: boolean },
+    attempt: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await attempt();
+    } catch (error) {
+      if (!(error instanceof ImapActionError) || error.responseCode !== 'TRYCREATE') throw error;
+      await this.createMailbox(path, create);
+      await attempt();
+    }
+  }
+
+  /** `UID EXPUNGE` (RFC 4315) of each of `sets`: exactly those messages, never others marked `\Deleted`. */
+  private async uidExpunge(sets: readonly string[]): Promise<void> {
+    for (const set of sets) await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
   }
 
   private async execChecked(command: string, attributes: unknown[]): Promise<void> {
