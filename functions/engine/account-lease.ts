@@ -92,11 +92,13 @@ export async function acquireAccountLease(
     pid: String(process.pid),
     rulesets: options.rulesets.join(','),
   };
-  await session.appendMessage(LEASE_MAILBOX, ticketMessage(options.account, fields, new Date(clock())), [
-    '\\Seen',
-  ]);
+  // Known here before the server shows the ticket: another run of this process that reads it meanwhile must
+  // see it live, or it would take it for a dead one (and go ahead of it, or delete it).
   heldHere.add(token);
   try {
+    await session.appendMessage(LEASE_MAILBOX, ticketMessage(options.account, fields, new Date(clock())), [
+      '\\Seen',
+    ]);
     await session.openMailbox(LEASE_MAILBOX, false);
     const tickets = parseTickets(await session.fetchEvery({ headers: [TICKET_HEADER] }));
     const ours = tickets.find((ticket) => ticket.token === token);
