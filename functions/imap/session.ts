@@ -245,8 +245,7 @@ export class ImapSession {
       try {
         await this.client.mailboxOpen(path, { readOnly });
       } catch (error) {
-        const code = statusCodeOf(error);
-        if (code === 'NONEXISTENT' || /doesn't exist|does not exist|not found/i.test(textOf(error))) {
+        if (isNonexistent(error)) {
           throw new MailboxNotFoundError(`mailbox ${JSON.stringify(path)} does not exist`, { cause: error });
         }
         throw toActionError(readOnly ? 'EXAMINE' : 'SELECT', error);
@@ -313,6 +312,65 @@ export class ImapSession {
     return { messages, unreadable: uids.filter((uid) => !returned.has(uid)) };
   }
 
+  /**
+   * `UID FETCH from:*` of `items`: the messages that arrived since a mailbox's UIDNEXT was `from`. (`n:*` names
+   * the last message even when its UID is below `n`, RFC 3501 §6.4.8; that one is left out.)
+   */
+  async fetchFrom(from: number, items: FetchQueryObject): Promise<FetchMessageObject[]> {
+    if (!this.client.mailbox || this.client.mailbox.exists === 0) return [];
+    try {
+      const messages = await this.client.fetchAll(`${from}:*`, { ...items, uid: true }, { uid: true });
+      return messages.filter((message) => message.uid >= from);
+    } catch (error) {
+      throw toActionError('UID FETCH', error);
+    }
+  }
+
+  /**
+   * `STATUS` of UIDNEXT and UIDVALIDITY (RFC 3501 §6.3.10); undefined when the mailbox does not exist. Sent
+   * raw: imapflow's status() follows a NO with a LIST and reports other failures as `false`.
+   */
+  async mailboxStatus(path: string): Promise<{ uidNext: number; uidValidity: bigint } | undefined> {
+    const values = new Map<string, string>();
+    let response: Awaited<ReturnType<ImapFlowInternals['exec']>>;
+    try {
+      response = await (this.client as unknown as ImapFlowInternals).exec(
+        'STATUS',
+        [
+          { type: 'ATOM', value: encodePath(this.client, normalizePath(this.client, path)) },
+          [
+            { type: 'ATOM', value: 'UIDNEXT' },
+            { type: 'ATOM', value: 'UIDVALIDITY' },
+          ],
+        ],
+        {
+          untagged: {
+            STATUS: async (untagged: { attributes?: unknown[] }) => {
+              const list = untagged.attributes?.[1];
+              if (!Array.isArray(list)) return;
+              for (let i = 0; i + 1 < list.length; i += 2) {
+                const key = (list[i] as { value?: unknown }).value;
+                const value = (list[i + 1] as { value?: unknown }).value;
+                if (typeof key === 'string' && typeof value === 'string')
+                  values.set(key.toUpperCase(), value);
+              }
+            },
+          },
+        },
+      );
+    } catch (error) {
+      if (isNonexistent(error)) return undefined;
+      throw toActionError('STATUS', error);
+    }
+    response.next();
+    const uidNext = Number(values.get('UIDNEXT'));
+    const uidValidity = values.get('UIDVALIDITY');
+    if (!Number.isInteger(uidNext) || uidNext < 1 || !uidValidity || !/^\d+$/.test(uidValidity)) {
+      throw new ImapActionError('STATUS', { status: 'no UIDNEXT and UIDVALIDITY in the answer' });
+    }
+    return { uidNext, uidValidity: BigInt(uidValidity) };
+  }
+
   /** `FETCH 1:*` of `items` in the selected mailbox: only for small mailboxes of our own (not chunked). */
   async fetchEvery(items: FetchQueryObject): Promise<FetchMessageObject[]> {
     if (!this.client.mailbox || this.client.mailbox.exists === 0) return [];
@@ -325,16 +383,20 @@ export class ImapSession {
 
   /**
    * `APPEND` of `content` to `path`, creating the mailbox (unsubscribed: it is ours, not the user's) once if
-   * the server answers [TRYCREATE].
+   * the server answers [TRYCREATE]. Returns the new message's UID where the server tells it (APPENDUID,
+   * RFC 4315 §3).
    */
-  async appendMessage(path: string, content: string, flags: readonly string[]): Promise<void> {
+  async appendMessage(path: string, content: string, flags: readonly string[]): Promise<number | undefined> {
+    let uid: number | undefined;
     await this.creatingOnTryCreate(path, { subscribe: false }, async () => {
       try {
-        await this.client.append(path, content, [...flags]);
+        const appended = await this.client.append(path, content, [...flags]);
+        uid = appended && typeof appended.uid === 'number' ? appended.uid : undefined;
       } catch (error) {
         throw toActionError('APPEND', error);
       }
     });
+    return uid;
   }
 
   /**
@@ -410,19 +472,27 @@ export class ImapSession {
 
   /**
    * Moves `uids` to `destination`: `UID MOVE` (RFC 6851) when offered, else COPY, then `\Deleted` and
-   * `UID EXPUNGE` (RFC 4315) of exactly these UIDs, the source marked only after the copy succeeded.
+   * `UID EXPUNGE` (RFC 4315) of exactly these UIDs, the source marked only after the copy succeeded. Without
+   * MOVE, `alreadyCopied` (UIDs whose copy an interrupted earlier run left in `destination`) are not copied
+   * again, only removed.
    * @throws CapabilityError when neither MOVE nor UIDPLUS is offered (a bare EXPUNGE could remove
    * messages another client marked `\Deleted`).
    */
-  async moveMessages(uids: readonly number[], destination: string): Promise<void> {
+  async moveMessages(
+    uids: readonly number[],
+    destination: string,
+    options: { alreadyCopied?: ReadonlySet<number> } = {},
+  ): Promise<void> {
     if (this.hasCapability('MOVE')) {
       await this.transfer('UID MOVE', uids, destination);
       this.savedResult = undefined; // the moved messages left `$`
       return;
     }
     this.requireUidPlus('move');
+    const copied = options.alreadyCopied ?? new Set<number>();
     for (const chunk of this.isSavedResult(uids) ? [uids] : chunkUids(uids)) {
-      await this.transfer('UID COPY', chunk, destination);
+      const toCopy = copied.size > 0 ? chunk.filter((uid) => !copied.has(uid)) : chunk;
+      if (toCopy.length > 0) await this.transfer('UID COPY', toCopy, destination);
       await this.expungeUids(chunk);
     }
   }
@@ -578,6 +648,13 @@ function statusCodeOf(error: unknown): string | undefined {
   const code =
     err.response && typeof err.response === 'object' ? getStatusCode(err.response as never) : false;
   return code || undefined;
+}
+
+/** A NO for a mailbox that does not exist: [NONEXISTENT] (RFC 5530), or Dovecot's words without a code. */
+function isNonexistent(error: unknown): boolean {
+  const code = statusCodeOf(error);
+  if (code === 'NONEXISTENT' || code === 'TRYCREATE') return true;
+  return /doesn't exist|does not exist|not found/i.test(textOf(error));
 }
 
 function textOf(error: unknown): string {
