@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { MailsiftError } from '../errors.ts';
 import type { ImapSession } from '../imap/session.ts';
+import { CopyJournal, parseJournalEntries } from './copy-journal.ts';
 
 /**
  * The mailbox that holds the tickets of running runs, one small message each. Created on the first run and
@@ -32,7 +33,12 @@ export class LeaseError extends MailsiftError {}
 /** The account, held by this run until `release`. */
 export interface AccountLease {
   readonly expiresAt: Date;
-  /** Deletes our ticket (and tickets of runs that died). Never throws: the ticket then dies with us. */
+  /** Where this run writes down its COPYs, and finds those of earlier runs that were cut short. */
+  readonly copyJournal: CopyJournal;
+  /**
+   * Deletes our ticket, tickets of runs that died and used-up journal entries. Never throws: the ticket then
+   * dies with us.
+   */
   release(): Promise<void>;
 }
 
@@ -100,7 +106,9 @@ export async function acquireAccountLease(
       '\\Seen',
     ]);
     await session.openMailbox(LEASE_MAILBOX, false);
-    const tickets = parseTickets(await session.fetchEvery({ headers: [TICKET_HEADER] }));
+    // Whole messages: tickets are a header, journal entries a small body.
+    const stored = await session.fetchEvery({ source: true });
+    const tickets = parseTickets(stored);
     const ours = tickets.find((ticket) => ticket.token === token);
     const now = clock();
     const dead = tickets.filter((ticket) => ticket.token !== token && !isLive(ticket, now));
@@ -121,13 +129,21 @@ export async function acquireAccountLease(
         new Date(ahead.expiresAt).toISOString(),
       );
     }
+    const copyJournal = new CopyJournal(session, {
+      mailbox: LEASE_MAILBOX,
+      token,
+      earlier: parseJournalEntries(stored),
+      now: clock,
+    });
     return {
       expiresAt: new Date(expiresAt),
+      copyJournal,
       release: async () => {
         heldHere.delete(token);
         try {
           await session.openMailbox(LEASE_MAILBOX, false);
-          await session.removeOwnMessages([ours.uid, ...dead.map((ticket) => ticket.uid)]);
+          const entries = await copyJournal.finishedUids();
+          await session.removeOwnMessages([ours.uid, ...dead.map((ticket) => ticket.uid), ...entries]);
         } catch {
           // The connection is gone: our ticket is dead now (see isLive), so it blocks no one.
         }
@@ -191,11 +207,12 @@ function decodeField(text: string): string {
   }
 }
 
-function parseTickets(messages: readonly { uid: number; headers?: Buffer }[]): Ticket[] {
+function parseTickets(messages: readonly { uid: number; source?: Buffer }[]): Ticket[] {
   const tickets: Ticket[] = [];
   for (const message of messages) {
-    const line = message.headers
-      ?.toString('utf8')
+    const text = message.source?.toString('utf8') ?? '';
+    const end = text.search(/\r?\n\r?\n/);
+    const line = (end < 0 ? text : text.slice(0, end))
       .replace(/\r?\n[ \t]+/g, ' ')
       .match(/^x-mailsift-lease:\s*(.*)$/im)?.[1];
     if (!line) continue; // not a ticket of ours: ignored, never deleted

@@ -11,6 +11,7 @@ import {
 import { applyAction } from './actions/index.ts';
 import { deliveryKeyword } from './actions/webhook.ts';
 import { compileSearch } from './compile-search.ts';
+import type { CopyJournal } from './copy-journal.ts';
 import { UNREADABLE_REASON } from './unreadable.ts';
 
 /** How many matched messages a dry run shows per rule. */
@@ -90,6 +91,8 @@ export interface RunOptions {
    * cannot be written (no CREATE or APPEND allowed). Default true.
    */
   readonly lease?: boolean;
+  /** The copy journal of the lease held with `session` (runRulesets passes it with the session). */
+  readonly copyJournal?: CopyJournal;
   /** Asked before each rule and each webhook delivery; true ends the run cleanly as `incomplete`. */
   readonly shouldStop?: () => boolean;
   /** Told where a rule is: after its SEARCH, and as each action progresses (for a progress line). */
@@ -247,6 +250,7 @@ async function runRule(
         ruleName: rule.name,
         secrets: options.secrets,
         shouldStop: options.shouldStop,
+        copyJournal: options.copyJournal,
         progress: (done) => report(index + 1, done),
       });
       report(index + 1, uids.length);
@@ -261,6 +265,15 @@ async function runRule(
       break; // later actions assume the earlier ones happened
     }
   }
+  options.copyJournal?.endRule({
+    ruleset: options.ruleset.name,
+    rule: rule.name,
+    source: mailbox,
+    matched,
+    acted,
+    error: failure !== undefined,
+    failedUids: new Set(failed.map((entry) => entry.uid)),
+  });
   if (rule.stop) for (const uid of matched) remembered.stopped.add(uid);
   if (!failure && failed.length > 0) {
     failure = {
@@ -378,6 +391,7 @@ export async function runRuleset(
     return notStarted(base, started, error);
   }
   const shouldStop = stopBeforeLeaseEnds(options.shouldStop, lease);
+  const copyJournal = options.copyJournal ?? lease?.copyJournal;
   const commandsBefore = options.session ? session.commands.length : 0;
   const rules: RuleSummary[] = [];
   const memory = new Map<string, MailboxMemory>();
@@ -409,6 +423,7 @@ export async function runRuleset(
         const summary = await runRule(session, rule, mailbox, memory, {
           ...options,
           shouldStop,
+          copyJournal,
           now,
           secrets: options.secrets ?? mapSecretResolver(process.env),
           ruleset: { name: ruleset.name, account: ruleset.account },
@@ -416,6 +431,7 @@ export async function runRuleset(
         rules.push({ ...summary, imapCommands: session.commands.length - before });
       } catch (error) {
         const described = describeError(error);
+        copyJournal?.endRule(undefined);
         // A lost connection ends the run; every other failure ends only this rule.
         if (error instanceof ImapConnectError) fatal = described;
         rules.push({
@@ -499,6 +515,7 @@ export async function runRulesets(
             : await runRuleset(job.ruleset, job.account, {
                 ...options,
                 session: opened?.session,
+                copyJournal: opened?.lease?.copyJournal,
                 shouldStop: stopBeforeLeaseEnds(options.shouldStop, opened?.lease),
                 dryRunRemoved,
               });

@@ -121,12 +121,6 @@ interface Scenario {
   readonly rules: string;
   /** The matched messages may be gone after a run (the action deletes them for good). */
   readonly removesForGood?: boolean;
-  /**
-   * The documented at-least-once window of COPY: a cut after the server executed `UID COPY` and before the
-   * command that marks the source leaves the source as it was, so the rerun copies again. Then (only then)
-   * the converged state may hold one extra copy of each matched message in `copyTarget`.
-   */
-  readonly copyTarget?: string;
 }
 
 type Cut = Extract<Fault, { kind: 'cut' }>;
@@ -134,16 +128,6 @@ type Cut = Extract<Fault, { kind: 'cut' }>;
 /** The commands the server executed before the cut (the struck one too when it was answered). */
 function executedBefore(commands: readonly string[], cut: Cut): readonly string[] {
   return commands.slice(0, cut.when === 'answered' ? cut.at : cut.at - 1);
-}
-
-/** The reference state with one more copy of each matched message in `mailbox`. */
-function withExtraCopies(reference: Map<string, string[]>, mailbox: string): Map<string, string[]> {
-  const state = new Map(reference);
-  for (const id of MATCHED) {
-    const copies = reference.get(id) ?? [];
-    state.set(id, [...copies, ...copies.filter((copy) => copy.split(' ')[0] === mailbox)].sort());
-  }
-  return state;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -161,7 +145,6 @@ const SCENARIOS: Scenario[] = [
     name: 'moveTo without MOVE (COPY, STORE, UID EXPUNGE)',
     server: () => withoutMove,
     rules: `  - { name: file, match: { from: alerts@ }, actions: [{ moveTo: Archive }] }\n`,
-    copyTarget: 'Archive',
   },
   {
     name: 'copyTo, then a keyword so that the rule copies once',
@@ -169,7 +152,6 @@ const SCENARIOS: Scenario[] = [
     rules:
       '  - { name: keep, match: { from: alerts@, notKeyword: $Copied }, ' +
       'actions: [{ copyTo: Archive }, { addFlags: [$Copied] }] }\n',
-    copyTarget: 'Archive',
   },
   {
     name: 'delete: trash',
@@ -245,6 +227,9 @@ describe('a connection cut at every command boundary', () => {
         (['before', 'answered'] as const).map((when): Cut => ({ kind: 'cut', at: i + 1, when })),
       ).flat();
       t.diagnostic(`${reference.commands.length} commands, ${cuts.length} cut runs`);
+      // Cuts right after the server executed a COPY: the source is not marked yet, and the rerun must not copy
+      // again.
+      let copyWindows = 0;
       await inPool(cuts, CONCURRENT_RUNS, async (fault) => {
         const user = freshUser(server);
         const posts = await startReceiver();
@@ -273,13 +258,12 @@ describe('a connection cut at every command boundary', () => {
             `${where}: rerun ${rerun.summary.rules[0]?.error}`,
           );
           const executed = executedBefore(cut.commands, fault);
-          const copyWindow =
-            / UID COPY /.test(executed.at(-1) ?? '') && cut.statuses[executed.length - 1] === 'OK';
-          const expected =
-            scenario.copyTarget && copyWindow
-              ? withExtraCopies(referenceState, scenario.copyTarget)
-              : referenceState;
-          assert.deepEqual(await endState(server, user), expected, `${where}: converges`);
+          if (/ UID COPY /.test(executed.at(-1) ?? '') && cut.statuses[executed.length - 1] === 'OK') {
+            copyWindows++;
+          }
+          // Exactly, a cut right after the server executed a COPY included: the copy journal keeps the rerun
+          // from copying again.
+          assert.deepEqual(await endState(server, user), referenceState, `${where}: converges`);
           if (scenario.rules.includes('webhook')) {
             const all = posts.payloads().map((payload) => Number(payload.uid));
             assertPostedOnce(where, fault, cut.commands, cutPosts, all);
@@ -288,6 +272,8 @@ describe('a connection cut at every command boundary', () => {
           await posts.close();
         }
       });
+      t.diagnostic(`${copyWindows} cuts right after an executed UID COPY`);
+      if (reference.commands.some((line) => / UID COPY /.test(line))) assert.ok(copyWindows > 0);
     });
   }
 });

@@ -1,11 +1,10 @@
 import { MailsiftError } from '../../errors.ts';
+import { moveOnce } from './transfer.ts';
 import type { ActionHandler } from './types.ts';
 
 /** `trash`: move to the Trash mailbox (SPECIAL-USE \Trash, else "Trash"). `expunge`: remove for good. */
-export const applyDelete: ActionHandler<'trash' | 'expunge'> = async (
-  mode,
-  { session, mailbox, uids, dryRun },
-) => {
+export const applyDelete: ActionHandler<'trash' | 'expunge'> = async (mode, context) => {
+  const { session, mailbox, uids, dryRun } = context;
   if (mode === 'expunge') {
     session.assertCanRemove('expunge');
     if (!dryRun && uids.length > 0) await session.expungeUids(uids);
@@ -18,6 +17,6 @@ export const applyDelete: ActionHandler<'trash' | 'expunge'> = async (
     );
   }
   session.assertCanRemove('move');
-  if (!dryRun && uids.length > 0) await session.moveMessages(uids, trash);
+  if (!dryRun && uids.length > 0) await moveOnce(context, trash);
   return { type: 'delete', target: trash, count: uids.length, removesMessages: true };
 };

@@ -1,5 +1,6 @@
 import type { ImapSession, MailboxInfo } from '../../imap/session.ts';
 import type { SecretResolver } from '../../secrets/resolve.ts';
+import type { CopyJournal } from '../copy-journal.ts';
 
 /** What an action is applied to: the selected mailbox and the UIDs the rule acts on. */
 export interface ActionContext {
@@ -14,6 +15,8 @@ export interface ActionContext {
   readonly secrets: SecretResolver;
   /** True when the run is out of time: stop starting new work. */
   readonly shouldStop?: () => boolean;
+  /** Where COPYs are written down so that none is repeated (a real run holding the account lease). */
+  readonly copyJournal?: CopyJournal;
   /** Told how many of `uids` this action has finished, for actions that go message by message. */
   readonly progress?: (done: number) => void;
 }
