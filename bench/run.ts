@@ -11,7 +11,7 @@ import { rulesetOf } from '../test/helpers/rulesets.ts';
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 5000);
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 
-const SCENARIOS: readonly { name: string; rules: string; dryRun?: boolean }[] = [
+const SCENARIOS: readonly { name: string; rules: string; dryRun?: boolean; lease?: boolean }[] = [
   {
     name: 'addFlags (SEARCH only)',
     rules: `{ name: r, match: { from: invoices@ }, actions: [{ addFlags: [$Invoice] }], limit: ${MATCHES} }`,
@@ -24,6 +24,16 @@ const SCENARIOS: readonly { name: string; rules: string; dryRun?: boolean }[] = 
     name: 'moveTo, dry run',
     rules: `{ name: r, match: { from: invoices@ }, actions: [{ moveTo: Finance }], limit: ${MATCHES} }`,
     dryRun: true,
+  },
+  {
+    // The copy journal's STATUS and APPEND come with the lease; without it (--no-lease), a cut run may copy twice.
+    name: 'copyTo + addFlags (journal)',
+    rules: `{ name: r, match: { from: invoices@, notKeyword: $Copied }, actions: [{ copyTo: Copies }, { addFlags: [$Copied] }], limit: ${MATCHES} }`,
+  },
+  {
+    name: 'copyTo + addFlags, --no-lease',
+    rules: `{ name: r, match: { from: invoices@, notKeyword: $Copied }, actions: [{ copyTo: Copies }, { addFlags: [$Copied] }], limit: ${MATCHES} }`,
+    lease: false,
   },
   {
     name: 'subjectMatches + addFlags',
@@ -71,6 +81,7 @@ try {
       const started = performance.now();
       const summary = await runRuleset(rulesetOf(`rules:\n  - ${scenario.rules}\n`), dovecot.account(user), {
         dryRun: scenario.dryRun ?? false,
+        lease: scenario.lease ?? true,
       });
       times.push(performance.now() - started);
       const rule = summary.rules[0];
