@@ -13,7 +13,8 @@ const USAGE = `Usage:
   mailsift validate [files|dirs...]            check rule files (default: rules/)
   mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE] [--parameters FILE] [--no-lease]
                                                 run rulesets; --dry-run changes nothing; --no-lease skips
-                                                the account lease (only if nothing else runs the account)
+                                                the account lease and the copy journal (only if nothing
+                                                else runs the account; a cut run may then copy twice)
   mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
 
 Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON). Rule files' { parameter: /name }
