@@ -3,7 +3,7 @@ import type { FetchMessageObject, ImapSession, MailboxInfo } from '../imap/sessi
 import { expandUidSet, toRanges } from '../imap/uid-set.ts';
 
 /** Marks a journal entry among the messages of the lease mailbox; the entry itself is the JSON body. */
-export const COPY_JOURNAL_HEADER = 'X-Mailsift-Copy';
+const COPY_JOURNAL_HEADER = 'X-Mailsift-Copy';
 
 /** An entry no run used up (its rule no longer matches those messages) is deleted after this long. */
 const ENTRY_LIFETIME_MS = 30 * 24 * 60 * 60_000;
@@ -72,7 +72,8 @@ export class CopyJournal {
   /** The lease mailbox, where the entries are kept. */
   private readonly mailbox: string;
   private readonly earlier: JournalEntry[];
-  private readonly written: JournalEntry[] = [];
+  /** How many entries this run wrote: numbers them, to find them again without APPENDUID. */
+  private serial = 0;
   /** Entries to delete on release: used up, or void. */
   private readonly finished = new Set<JournalEntry>();
   /** Entries the running rule wrote, settled by `endRule`. */
@@ -134,7 +135,7 @@ export class CopyJournal {
     const status = await this.session.mailboxStatus(scope.target);
     const entry: JournalEntry = {
       token: this.token,
-      serial: this.written.length + 1,
+      serial: ++this.serial,
       ruleset: scope.ruleset,
       rule: scope.rule,
       source: scope.source.path,
@@ -146,7 +147,6 @@ export class CopyJournal {
       writtenAt: this.now(),
     };
     entry.uid = await this.session.appendMessage(this.mailbox, entryMessage(entry), ['\\Seen']);
-    this.written.push(entry);
     this.writtenByRule.push(entry);
   }
 

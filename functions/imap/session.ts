@@ -245,10 +245,11 @@ export class ImapSession {
       try {
         await this.client.mailboxOpen(path, { readOnly });
       } catch (error) {
-        if (isNonexistent(error)) {
+        const failure = toActionError(readOnly ? 'EXAMINE' : 'SELECT', error);
+        if (isNonexistent(failure)) {
           throw new MailboxNotFoundError(`mailbox ${JSON.stringify(path)} does not exist`, { cause: error });
         }
-        throw toActionError(readOnly ? 'EXAMINE' : 'SELECT', error);
+        throw failure;
       }
     }
     const mailbox = this.client.mailbox;
@@ -332,9 +333,8 @@ export class ImapSession {
    */
   async mailboxStatus(path: string): Promise<{ uidNext: number; uidValidity: bigint } | undefined> {
     const values = new Map<string, string>();
-    let response: Awaited<ReturnType<ImapFlowInternals['exec']>>;
     try {
-      response = await (this.client as unknown as ImapFlowInternals).exec(
+      await this.execChecked(
         'STATUS',
         [
           { type: 'ATOM', value: encodePath(this.client, normalizePath(this.client, path)) },
@@ -360,9 +360,8 @@ export class ImapSession {
       );
     } catch (error) {
       if (isNonexistent(error)) return undefined;
-      throw toActionError('STATUS', error);
+      throw error;
     }
-    response.next();
     const uidNext = Number(values.get('UIDNEXT'));
     const uidValidity = values.get('UIDVALIDITY');
     if (!Number.isInteger(uidNext) || uidNext < 1 || !uidValidity || !/^\d+$/.test(uidValidity)) {
@@ -623,10 +622,11 @@ export class ImapSession {
     for (const set of sets) await this.execChecked('UID EXPUNGE', [{ type: 'SEQUENCE', value: set }]);
   }
 
-  private async execChecked(command: string, attributes: unknown[]): Promise<void> {
+  /** Sends a raw command; `options` are imapflow's (e.g. handlers for untagged responses). */
+  private async execChecked(command: string, attributes: unknown[], options?: unknown): Promise<void> {
     let response: Awaited<ReturnType<ImapFlowInternals['exec']>>;
     try {
-      response = await (this.client as unknown as ImapFlowInternals).exec(command, attributes);
+      response = await (this.client as unknown as ImapFlowInternals).exec(command, attributes, options);
     } catch (error) {
       throw toActionError(command, error);
     }
@@ -650,11 +650,13 @@ function statusCodeOf(error: unknown): string | undefined {
   return code || undefined;
 }
 
-/** A NO for a mailbox that does not exist: [NONEXISTENT] (RFC 5530), or Dovecot's words without a code. */
+/** A failure over a mailbox that does not exist: [NONEXISTENT] (RFC 5530), or Dovecot's words without a code. */
 function isNonexistent(error: unknown): boolean {
-  const code = statusCodeOf(error);
-  if (code === 'NONEXISTENT' || code === 'TRYCREATE') return true;
-  return /doesn't exist|does not exist|not found/i.test(textOf(error));
+  if (!(error instanceof ImapActionError)) return false;
+  return (
+    error.responseCode === 'NONEXISTENT' ||
+    /doesn't exist|does not exist|not found/i.test(error.serverText ?? '')
+  );
 }
 
 function textOf(error: unknown): string {
