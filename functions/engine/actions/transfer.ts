@@ -1,4 +1,4 @@
-import type { CopyScope } from '../copy-journal.ts';
+import type { CopyJournal } from '../copy-journal.ts';
 import type { ActionContext } from './types.ts';
 
 /**
@@ -9,12 +9,8 @@ import type { ActionContext } from './types.ts';
 export async function copyOnce(context: ActionContext, target: string): Promise<void> {
   const { session, uids, copyJournal } = context;
   if (!copyJournal) return await session.copyMessages(uids, target);
-  const scope = scopeOf(context, target);
-  const copied = await copyJournal.alreadyCopied(scope, uids);
-  const rest = copied.size > 0 ? uids.filter((uid) => !copied.has(uid)) : uids;
-  if (rest.length === 0) return;
-  await copyJournal.record(scope, rest);
-  await session.copyMessages(rest, target);
+  const { toCopy } = await writeDown(copyJournal, context, target);
+  if (toCopy.length > 0) await session.copyMessages(toCopy, target);
 }
 
 /**
@@ -24,17 +20,23 @@ export async function copyOnce(context: ActionContext, target: string): Promise<
 export async function moveOnce(context: ActionContext, target: string): Promise<void> {
   const { session, uids, copyJournal } = context;
   if (!copyJournal || session.hasCapability('MOVE')) return await session.moveMessages(uids, target);
-  const scope = scopeOf(context, target);
-  const copied = await copyJournal.alreadyCopied(scope, uids);
-  if (copied.size < uids.length) {
-    await copyJournal.record(
-      scope,
-      uids.filter((uid) => !copied.has(uid)),
-    );
-  }
+  const { copied } = await writeDown(copyJournal, context, target);
   await session.moveMessages(uids, target, { alreadyCopied: copied });
 }
 
-function scopeOf(context: ActionContext, target: string): CopyScope {
-  return { ruleset: context.ruleset.name, rule: context.ruleName, source: context.mailbox, target };
+/**
+ * Splits the context's UIDs into those an earlier run already copied to `target` and those still to copy,
+ * and writes the latter down before they are copied.
+ */
+async function writeDown(
+  copyJournal: CopyJournal,
+  context: ActionContext,
+  target: string,
+): Promise<{ copied: ReadonlySet<number>; toCopy: readonly number[] }> {
+  const { uids } = context;
+  const scope = { ruleset: context.ruleset.name, rule: context.ruleName, source: context.mailbox, target };
+  const copied = await copyJournal.alreadyCopied(scope, uids);
+  const toCopy = uids.filter((uid) => !copied.has(uid));
+  if (toCopy.length > 0) await copyJournal.record(scope, toCopy);
+  return { copied, toCopy };
 }
