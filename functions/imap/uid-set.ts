@@ -61,6 +61,7 @@ export function expandUidSet(set: string): number[] {
 export function expandUidSetAtMost(set: string, maxCount: number): number[] | undefined {
   const out: number[] = [];
   for (const part of set.split(',')) {
+    if (part.trim() === '') continue;
     const [from, to] = part.split(':').map(Number);
     if (from === undefined || Number.isNaN(from)) continue;
     const [low, high] =

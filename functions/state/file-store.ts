@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { withFileLock } from './file-lock.ts';
+import {
+  checkExpectedVersion,
+  isExpired,
+  type PutOptions,
+  type StateStore,
+  StateStoreError,
+  type StoredRecord,
+} from './store.ts';
+
+const RECORD_SUFFIX = '.json';
+
+/**
+ * Expired files are deleted once they have been expired this long, as DynamoDB's TTL deletes items within a day
+ * or two: until then a new record counts its version on from the expired one.
+ */
+const SWEEP_AFTER_MS = 24 * 60 * 60_000;
+
+/** What a record file holds. */
+interface RecordFile {
+  readonly version: number;
+  readonly expiresAt?: number;
+  readonly value: unknown;
+}
+
+/**
+ * Where the CLI keeps its state: `--state DIR`, else MAILSIFT_STATE, else `$XDG_STATE_HOME/mailsift`, else
+ * `~/.local/state/mailsift` (the XDG Base Directory default for state).
+ */
+export function defaultStateDirectory(env: NodeJS.ProcessEnv, flag?: string): string {
+  if (flag) return resolve(flag);
+  if (env.MAILSIFT_STATE) return resolve(env.MAILSIFT_STATE);
+  if (env.XDG_STATE_HOME) return join(resolve(env.XDG_STATE_HOME), 'mailsift');
+  return join(homedir(), '.local', 'state', 'mailsift');
+}
+
+/**
+ * A StateStore in a private directory (0700), one file per record (0600). Every write is atomic: a temporary
+ * file, fsync, rename over the record, fsync of the directory, so a run killed at any moment leaves each record
+ * either as it was or as it was written. Compare-and-set writes hold a per-record lock that the kernel frees
+ * when the writer dies (see withFileLock).
+ */
+export class FileStateStore implements StateStore {
+  readonly description: string;
+  private readonly root: string;
+  private readonly now: () => number;
+  private readonly madeDirectories = new Set<string>();
+
+  constructor(root: string, options: { readonly now?: () => number } = {}) {
+    this.root = resolve(root);
+    this.description = `directory ${this.root}`;
+    this.now = options.now ?? Date.now;
+  }
+
+  async get<T>(key: string): Promise<StoredRecord<T> | undefined> {
+    const stored = await this.read(key);
+    return stored && !isExpired(stored, this.now()) ? toRecord<T>(key, stored) : undefined;
+  }
+
+  async put(key: string, value: unknown, options: PutOptions = {}): Promise<number> {
+    const write = async () => {
+      const stored = await this.read(key);
+      const live = stored && !isExpired(stored, this.now()) ? stored : undefined;
+      checkExpectedVersion(key, live?.version ?? 0, options.expectedVersion);
+      // Counting on from an expired record too: a reader holding its version cannot mistake the new one for it.
+      const version = (stored?.version ?? 0) + 1;
+      await this.writeAtomically(key, { version, expiresAt: options.expiresAt, value });
+      return version;
+    };
+    return await this.locked(key, write);
+  }
+
+  async delete(key: string, options: { readonly expectedVersion?: number } = {}): Promise<void> {
+    const remove = async () => {
+      if (options.expectedVersion !== undefined) {
+        const stored = await this.read(key);
+        const live = stored && !isExpired(stored, this.now()) ? stored : undefined;
+        checkExpectedVersion(key, live?.version ?? 0, options.expectedVersion);
+      }
+      await unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw this.failure('delete', key, error);
+      });
+    };
+    await this.locked(key, remove);
+  }
+
+  async list<T>(prefix: string): Promise<StoredRecord<T>[]> {
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const keys = (await this.keysUnder(folder)).filter((key) => key.startsWith(prefix)).sort();
+    const records: StoredRecord<T>[] = [];
+    for (const key of keys) {
+      const stored = await this.read(key);
+      if (stored && !isExpired(stored, this.now())) records.push(toRecord<T>(key, stored));
+      else if (stored && isExpired(stored, this.now() - SWEEP_AFTER_MS)) await this.sweep(key);
+    }
+    return records;
+  }
+
+  /** Deletes an expired record, unless someone wrote it anew meanwhile. */
+  private async sweep(key: string): Promise<void> {
+    await this.locked(key, async () => {
+      const stored = await this.read(key);
+      if (stored && isExpired(stored, this.now() - SWEEP_AFTER_MS)) {
+        await unlink(this.pathOf(key)).catch(() => undefined);
+      }
+    });
+  }
+
+  private locked<T>(key: string, work: () => Promise<T>): Promise<T> {
+    return withFileLock(this.pathOf(key), work);
+  }
+
+  private pathOf(key: string): string {
+    const segments = key.split('/');
+    if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
+      throw new StateStoreError(`invalid state key ${JSON.stringify(key)}`);
+    }
+    return `${join(this.root, ...segments)}${RECORD_SUFFIX}`;
+  }
+
+  private async read(key: string): Promise<RecordFile | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.pathOf(key), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw this.failure('read', key, error);
+    }
+    try {
+      const parsed = JSON.parse(text) as RecordFile;
+      if (!Number.isInteger(parsed.version)) throw new Error('no version');
+      return parsed;
+    } catch (error) {
+      throw new StateStoreError(
+        `state file ${this.pathOf(key)} is not a mailsift record (${(error as Error).message}); ` +
+          'move it away to start that record afresh',
+      );
+    }
+  }
+
+  private async writeAtomically(key: string, content: RecordFile): Promise<void> {
+    const path = this.pathOf(key);
+    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await this.makeDirectory(dirname(path));
+      const file = await open(temporary, 'wx', 0o600);
+      try {
+        await file.writeFile(JSON.stringify(content));
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temporary, path);
+      await syncDirectory(dirname(path));
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      throw this.failure('write', key, error);
+    }
+  }
+
+  /** Creates the directories down to `path`, each 0700 (chmod too: mkdir's mode is narrowed by the umask only). */
+  private async makeDirectory(path: string): Promise<void> {
+    if (this.madeDirectories.has(path)) return;
+    const relative = path.slice(this.root.length).split('/').filter(Boolean);
+    let current = this.root;
+    for (const part of ['', ...relative]) {
+      current = part ? join(current, part) : current;
+      if (this.madeDirectories.has(current)) continue;
+      await mkdir(current, { recursive: true, mode: 0o700 });
+      await chmod(current, 0o700);
+      this.madeDirectories.add(current);
+    }
+  }
+
+  private async keysUnder(folder: string): Promise<string[]> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(join(this.root, ...folder.split('/').filter(Boolean)), { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw this.failure('list', folder, error);
+    }
+    const keys: string[] = [];
+    for (const entry of entries) {
+      if (entry.isDirectory()) keys.push(...(await this.keysUnder(`${folder}${entry.name}/`)));
+      else if (entry.name.endsWith(RECORD_SUFFIX))
+        keys.push(`${folder}${entry.name.slice(0, -RECORD_SUFFIX.length)}`);
+    }
+    return keys;
+  }
+
+  private failure(what: string, key: string, error: unknown): StateStoreError {
+    if (error instanceof StateStoreError) return error;
+    return new StateStoreError(
+      `cannot ${what} state record ${key} in ${this.root}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+function toRecord<T>(key: string, stored: RecordFile): StoredRecord<T> {
+  return {
+    key,
+    value: stored.value as T,
+    version: stored.version,
+    ...(stored.expiresAt === undefined ? {} : { expiresAt: stored.expiresAt }),
+  };
+}
+
+/** fsync of a directory makes a rename in it durable (rename(2) alone may be lost in a power cut). */
+async function syncDirectory(path: string): Promise<void> {
+  const directory = await open(path, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The StateStore contract, the same cases against every backend: memory, files in a private directory, and
+ * DynamoDB (the real SDK client against dynalite on 127.0.0.1).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DynamoDbStateStore } from '../../functions/state/dynamodb-store.ts';
+import { FileStateStore } from '../../functions/state/file-store.ts';
+import { MemoryStateStore } from '../../functions/state/memory-store.ts';
+import { StateConflictError, type StateStore } from '../../functions/state/store.ts';
+import { startDynalite, type TestDynamo } from '../helpers/dynalite.ts';
+
+let dynamo: TestDynamo;
+before(async () => {
+  dynamo = await startDynalite();
+});
+after(async () => {
+  await dynamo?.stop();
+});
+
+/** A clock the tests move by hand: expiry is decided on it. */
+function clock() {
+  let now = 1_700_000_000_000;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+const BACKENDS: { name: string; make: (now: () => number) => Promise<StateStore> }[] = [
+  { name: 'memory', make: async (now) => new MemoryStateStore({ now }) },
+  {
+    name: 'file',
+    make: async (now) => new FileStateStore(mkdtempSync(join(tmpdir(), 'mailsift-store-')), { now }),
+  },
+  {
+    name: 'DynamoDB (dynalite)',
+    make: async (now) => new DynamoDbStateStore(dynamo.client, await dynamo.createStateTable(), { now }),
+  },
+];
+
+for (const backend of BACKENDS) {
+  describe(`StateStore contract: ${backend.name}`, () => {
+    it('puts, gets and deletes a record, counting versions up', async () => {
+      const store = await backend.make(Date.now);
+      assert.equal(await store.get('acct/a'), undefined);
+      assert.equal(await store.put('acct/a', { n: 1 }), 1);
+      assert.equal(await store.put('acct/a', { n: 2 }), 2);
+      assert.deepEqual(await store.get('acct/a'), { key: 'acct/a', value: { n: 2 }, version: 2 });
+      await store.delete('acct/a');
+      assert.equal(await store.get('acct/a'), undefined);
+      await store.delete('acct/a'); // absent is fine
+    });
+
+    it('compare-and-set: 0 means absent, a version means that version; else StateConflictError', async () => {
+      const store = await backend.make(Date.now);
+      assert.equal(await store.put('acct/lease', 'first', { expectedVersion: 0 }), 1);
+      await assert.rejects(store.put('acct/lease', 'second', { expectedVersion: 0 }), StateConflictError);
+      await assert.rejects(store.put('acct/lease', 'second', { expectedVersion: 2 }), StateConflictError);
+      assert.equal(await store.put('acct/lease', 'second', { expectedVersion: 1 }), 2);
+      await assert.rejects(store.delete('acct/lease', { expectedVersion: 1 }), StateConflictError);
+      assert.equal((await store.get('acct/lease'))?.value, 'second');
+      await store.delete('acct/lease', { expectedVersion: 2 });
+      assert.equal(await store.get('acct/lease'), undefined);
+    });
+
+    it('of two writers expecting the same version, exactly one wins', async () => {
+      const store = await backend.make(Date.now);
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => store.put('acct/race', i, { expectedVersion: 0 })),
+      );
+      assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
+      for (const result of results) {
+        if (result.status === 'rejected')
+          assert.ok(result.reason instanceof StateConflictError, String(result.reason));
+      }
+    });
+
+    it('an expired record counts as absent, and a new one counts its version on from it', async () => {
+      const time = clock();
+      const store = await backend.make(time.now);
+      await store.put('acct/x', 'old', { expiresAt: time.now() + 1000 });
+      assert.equal((await store.get('acct/x'))?.expiresAt, time.now() + 1000);
+      time.advance(1000);
+      assert.equal(await store.get('acct/x'), undefined);
+      assert.deepEqual(await store.list('acct/'), []);
+      // Absent for compare-and-set too, yet not version 1 again: a reader holding version 1 cannot win.
+      assert.equal(await store.put('acct/x', 'new', { expectedVersion: 0 }), 2);
+      await assert.rejects(store.put('acct/x', 'late', { expectedVersion: 1 }), StateConflictError);
+    });
+
+    it('lists by prefix, within one account only, sorted by key', async () => {
+      const store = await backend.make(Date.now);
+      await store.put('acct/copies/r/b', 2);
+      await store.put('acct/copies/r/a', 1);
+      await store.put('acct/copies/s/c', 3);
+      await store.put('acct/lease', 0);
+      await store.put('other/copies/r/a', 9);
+      const listed = await store.list('acct/copies/');
+      assert.deepEqual(
+        listed.map((record) => [record.key, record.value]),
+        [
+          ['acct/copies/r/a', 1],
+          ['acct/copies/r/b', 2],
+          ['acct/copies/s/c', 3],
+        ],
+      );
+      assert.deepEqual(
+        (await store.list('acct/copies/r/')).map((record) => record.key),
+        ['acct/copies/r/a', 'acct/copies/r/b'],
+      );
+    });
+  });
+}
