@@ -7,6 +7,10 @@ import { runRuleset } from '../functions/engine/run.ts';
 import { startDovecot, type TestDovecot } from '../test/helpers/dovecot.ts';
 import { makeMail } from '../test/helpers/mail.ts';
 import { rulesetOf } from '../test/helpers/rulesets.ts';
+import { testState } from '../test/helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 5000);
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
@@ -26,7 +30,7 @@ const SCENARIOS: readonly { name: string; rules: string; dryRun?: boolean; lease
     dryRun: true,
   },
   {
-    // The copy journal's STATUS and APPEND come with the lease; without it (--no-lease), a cut run may copy twice.
+    // The copy journal's STATUS comes with the lease; without it (--no-lease), a cut run may copy twice.
     name: 'copyTo + addFlags (journal)',
     rules: `{ name: r, match: { from: invoices@, notKeyword: $Copied }, actions: [{ copyTo: Copies }, { addFlags: [$Copied] }], limit: ${MATCHES} }`,
   },
@@ -80,8 +84,9 @@ try {
       await dovecot.doveadm('mailbox', 'status', '-u', user, 'messages', 'INBOX');
       const started = performance.now();
       const summary = await runRuleset(rulesetOf(`rules:\n  - ${scenario.rules}\n`), dovecot.account(user), {
+        state: stateStore,
         dryRun: scenario.dryRun ?? false,
-        lease: scenario.lease ?? true,
+        lease: scenario.lease === false ? 'none' : 'state',
       });
       times.push(performance.now() - started);
       const rule = summary.rules[0];

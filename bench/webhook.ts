@@ -12,6 +12,10 @@ import { HOSTILE } from '../test/helpers/hostile-mail.ts';
 import { makeMail } from '../test/helpers/mail.ts';
 import { startReceiver } from '../test/helpers/receiver.ts';
 import { rulesetOf } from '../test/helpers/rulesets.ts';
+import { testState } from '../test/helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 const FORWARD = (url: string, include = false) =>
   rulesetOf(
@@ -25,7 +29,7 @@ if (process.argv[2] === 'child') {
     url: string;
     include: boolean;
   };
-  const summary = await runRuleset(FORWARD(url, include), account, { dryRun: false });
+  const summary = await runRuleset(FORWARD(url, include), account, { state: stateStore, dryRun: false });
   const rule = summary.rules[0];
   // Undeliverable messages (the hostile corpus has some) are counted; any other failure ends the bench.
   if (summary.error || (rule?.error && rule.errorType !== 'DeliveryError'))
@@ -63,7 +67,10 @@ try {
   );
   await dovecot.doveadm('mailbox', 'status', '-u', user, 'messages', 'INBOX');
   const started = performance.now();
-  const summary = await runRuleset(FORWARD(receiver.url), dovecot.account(user), { dryRun: false });
+  const summary = await runRuleset(FORWARD(receiver.url), dovecot.account(user), {
+    state: stateStore,
+    dryRun: false,
+  });
   const seconds = (performance.now() - started) / 1000;
   const posted = summary.rules[0]?.actions[0]?.count ?? 0;
   if (posted !== ALERTS || receiver.requests.length !== ALERTS)

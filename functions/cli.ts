@@ -5,16 +5,23 @@ import { formatProgress, formatSummary } from './format-summary.ts';
 import { loadRulesets } from './rules/load.ts';
 import { rulesetJsonSchema } from './rules/schema.ts';
 import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
+import { openStateStore } from './state/open-store.ts';
 import { webhookPayloadJsonSchema } from './webhook/payload-schema.ts';
 
 export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
 
 const USAGE = `Usage:
   mailsift validate [files|dirs...]            check rule files (default: rules/)
-  mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE] [--parameters FILE] [--no-lease]
-                                                run rulesets; --dry-run changes nothing; --no-lease skips
-                                                the account lease and the copy journal (only if nothing
-                                                else runs the account; a cut run may then copy twice)
+  mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE] [--parameters FILE]
+               [--state DIR|dynamodb:TABLE] [--state-lease state|mailbox] [--no-lease]
+                                                run rulesets; --dry-run changes nothing; --state is where
+                                                mailsift remembers leases, copies, deliveries and expunges
+                                                (default $MAILSIFT_STATE, $XDG_STATE_HOME/mailsift or
+                                                ~/.local/state/mailsift); --state-lease mailbox holds the
+                                                account lease in a mailsift-lease mailbox of the account
+                                                instead (runs from several machines); --no-lease skips the
+                                                lease and the copy journal (only if nothing else runs the
+                                                account; a cut run may then copy twice)
   mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
 
 Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON). Rule files' { parameter: /name }
@@ -44,8 +51,14 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
       accounts: { type: 'string' },
       parameters: { type: 'string' },
       'no-lease': { type: 'boolean', default: false },
+      state: { type: 'string' },
+      'state-lease': { type: 'string', default: 'state' },
     },
   });
+  const leaseMode = values['no-lease'] ? 'none' : values['state-lease'];
+  if (leaseMode !== 'state' && leaseMode !== 'mailbox' && leaseMode !== 'none') {
+    throw new UsageError(`--state-lease takes state or mailbox, not ${JSON.stringify(leaseMode)}`);
+  }
   const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
   const accountsFile = values.accounts ?? io.env.MAILSIFT_ACCOUNTS;
   if (!accountsFile) throw new UsageError('no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS');
@@ -65,7 +78,8 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
         status(formatProgress(progress));
       }
     : undefined;
-  const options = { dryRun: values['dry-run'], secrets, onProgress, lease: !values['no-lease'] };
+  const state = await openStateStore(values.state, io.env);
+  const options = { dryRun: values['dry-run'], secrets, onProgress, lease: leaseMode, state } as const;
   const summaries = await runRulesets(resolved, options, (summary) => {
     status?.('');
     io.stdout(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));

@@ -7,7 +7,7 @@ import type { Ruleset } from '../functions/rules/schema.ts';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The Lambda entry point, relative to the project root. */
-export const HANDLER_ENTRY = 'functions/run-ruleset.ts';
+export const HANDLER_ENTRY = 'functions/lambda/handler.ts';
 
 /**
  * esbuild settings for everything we ship to Lambda: one minified ESM file with a source map, the AWS SDK

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Aws, Duration, RemovalPolicy, Stack, type StackProps, TimeZone } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -13,8 +14,10 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { ACTIONS } from '../functions/engine/actions/index.ts';
 import type { Ruleset } from '../functions/rules/schema.ts';
 import { accountParameterName } from '../functions/secrets/ssm.ts';
+import { STATE_TABLE_KEYS } from '../functions/state/dynamodb-store.ts';
 import { bundleHandler } from './bundle.ts';
 
 export interface MailsiftStackProps extends StackProps {
@@ -41,13 +44,14 @@ export interface MailsiftStackProps extends StackProps {
   readonly reserveConcurrency?: boolean;
 }
 
-/** Every `{ parameter }` a ruleset's webhooks reference. */
+/** Every `{ parameter }` a ruleset's actions read at run time, as each action's definition names them. */
 function referencedParameters(ruleset: Ruleset): string[] {
   return ruleset.rules.flatMap((rule) =>
     rule.actions.flatMap((action) =>
-      [action.webhook?.url, action.webhook?.secret].flatMap((ref) =>
-        ref && typeof ref === 'object' && 'parameter' in ref ? [ref.parameter] : [],
-      ),
+      ACTIONS.flatMap((definition) => {
+        const params = Object.entries(action).find(([key]) => key === definition.key)?.[1];
+        return params === undefined ? [] : definition.parameters(params);
+      }),
     ),
   );
 }
@@ -63,8 +67,8 @@ function idOf(name: string): string {
 
 /**
  * mailsift on AWS: per IMAP account one Lambda function (one shared bundle) with a concurrency of 1, so runs
- * of the same account never overlap; per ruleset one EventBridge Scheduler schedule; one encrypted DLQ;
- * alarms on errors and on the DLQ.
+ * of the same account never overlap; per ruleset one EventBridge Scheduler schedule; one DynamoDB state table;
+ * one encrypted DLQ; alarms on errors and on the DLQ.
  */
 export class MailsiftStack extends Stack {
   constructor(scope: Construct, id: string, props: MailsiftStackProps) {
@@ -101,6 +105,7 @@ export class MailsiftStack extends Stack {
       },
     ]);
 
+    const stateTable = this.stateTable();
     const topic = props.alarmEmail ? this.alarmTopic(props.alarmEmail) : undefined;
     const alarmOn = (alarm: Alarm) => {
       if (topic) alarm.addAlarmAction(new SnsAction(topic));
@@ -122,6 +127,7 @@ export class MailsiftStack extends Stack {
       const rulesets = props.rulesets.filter((ruleset) => ruleset.account === account);
       const fn = this.accountFunction(account, rulesets, {
         code,
+        stateTable,
         deadLetters,
         memorySize,
         timeout,
@@ -183,6 +189,7 @@ export class MailsiftStack extends Stack {
     rulesets: readonly Ruleset[],
     shared: {
       code: Code;
+      stateTable: TableV2;
       deadLetters: Queue;
       memorySize: number;
       timeout: Duration;
@@ -231,6 +238,13 @@ export class MailsiftStack extends Stack {
         ),
       }),
     );
+    // The state table, items only (no scans, no table administration).
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+        resources: [shared.stateTable.tableArn],
+      }),
+    );
     // SecureStrings under the AWS-managed aws/ssm key need no IAM grant (its key policy allows use through
     // SSM within the account); a customer key is named and granted explicitly.
     if (shared.props.parameterKeyArn) {
@@ -255,6 +269,7 @@ export class MailsiftStack extends Stack {
       environment: {
         MAILSIFT_ACCOUNT: account,
         MAILSIFT_PARAMETER_PREFIX: shared.prefix,
+        MAILSIFT_STATE_TABLE: shared.stateTable.tableName,
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'mailsift',
       },
@@ -273,6 +288,22 @@ export class MailsiftStack extends Stack {
       },
     ]);
     return fn;
+  }
+
+  /**
+   * What the runs remember (leases, copy journal, deliveries, pending expunges): one table, the account in the
+   * partition key, records expiring by TTL; point-in-time recovery, encrypted, kept when the stack is deleted.
+   */
+  private stateTable(): TableV2 {
+    return new TableV2(this, 'StateTable', {
+      partitionKey: { name: STATE_TABLE_KEYS.partition, type: AttributeType.STRING },
+      sortKey: { name: STATE_TABLE_KEYS.sort, type: AttributeType.STRING },
+      timeToLiveAttribute: STATE_TABLE_KEYS.ttl,
+      billing: Billing.onDemand(),
+      encryption: TableEncryptionV2.awsManagedKey(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
 
   private alarmTopic(email: string): Topic {

@@ -175,7 +175,15 @@ async function main(): Promise<void> {
     for (const account of ACCOUNTS) before.set(account, await folderCounts(dovecot, users[account] ?? ''));
     printCounts(before);
 
-    const files = ['--accounts', accountsFile, '--parameters', parametersFile];
+    // The demo's state goes with the rest of its working directory, not into ~/.local/state.
+    const files = [
+      '--accounts',
+      accountsFile,
+      '--parameters',
+      parametersFile,
+      '--state',
+      join(dovecot.dir, 'state'),
+    ];
     say('\n$ mailsift validate');
     if ((await mailsift(['validate'])) !== 0) throw new Error('the shipped rules/ are invalid');
     say('\n$ mailsift run --dry-run   (EXAMINE only: the server guarantees nothing changes)');

@@ -28,7 +28,7 @@ after(async () => {
 function mailsift(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync('node', ['bin/mailsift.js', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, MAILSIFT_ACCOUNTS: '', ...env },
+    env: { ...process.env, MAILSIFT_ACCOUNTS: '', MAILSIFT_STATE: join(work, 'state'), ...env },
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -37,7 +37,7 @@ function mailsift(args: string[], env: Record<string, string> = {}) {
 /** Like `mailsift`, without blocking this process: servers in this test process keep answering. */
 async function mailsiftAsync(args: string[], env: Record<string, string> = {}) {
   const child = spawn('node', ['bin/mailsift.js', ...args], {
-    env: { ...process.env, MAILSIFT_ACCOUNTS: '', ...env },
+    env: { ...process.env, MAILSIFT_ACCOUNTS: '', MAILSIFT_STATE: join(work, 'state'), ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -180,7 +180,11 @@ describe('mailsift run', () => {
       spawnSync(
         'script',
         ['-qec', `node bin/mailsift.js run ${dir} --accounts ${accounts} ${extra}`, '/dev/null'],
-        { encoding: 'utf8', env: { ...process.env, ...PASSWORD_ENV }, timeout: 60_000 },
+        {
+          encoding: 'utf8',
+          env: { ...process.env, MAILSIFT_STATE: join(work, 'state'), ...PASSWORD_ENV },
+          timeout: 60_000,
+        },
       );
     const human = inTerminal('');
     assert.equal(human.status, 0, human.stdout);
@@ -219,7 +223,7 @@ describe('mailsift run', () => {
     const wrong = 'Wr0ng-"secret"-\\-ü';
     const result = mailsift(['run', dir, '--accounts', accounts], { TEST_IMAP_PASSWORD: wrong });
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /FAILED: login to 127\.0\.0\.1:\d+ as "user\d+" was rejected/);
+    assert.match(result.stdout, /FAILED: login to 127\.0\.0\.1:\d+ as "user[\w-]+" was rejected/);
     for (const output of [result.stdout, result.stderr]) {
       assert.ok(!output.includes(wrong));
       assert.ok(!output.includes('secret'));

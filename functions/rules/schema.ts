@@ -1,53 +1,21 @@
 import { z } from 'zod';
-import { isAllowedWebhookUrl } from '../webhook/url.ts';
+import { ACTIONS, type ActionShape } from '../engine/actions/index.ts';
 import { explainScheduleProblem, isTimeZone } from './schedule.ts';
-import { compileUserRegex, DURATION_PATTERN, isIsoDate, SIZE_PATTERN } from './units.ts';
-
-// CR, LF and NUL can never be part of an IMAP string we send; refusing them here means a rule value
-// cannot smuggle a second command onto the wire (RFC 3501 §4.3: quoted strings exclude CR and LF).
-const SINGLE_LINE = /^[^\r\n\0]*$/;
-// A keyword is an IMAP atom (RFC 3501 §9 flag-keyword): printable ASCII without atom-specials.
-const FLAG = /^(\\(Seen|Answered|Flagged|Draft|Deleted)|[!#$&'+,\-.0-9:;<=>?@A-Z^_`a-z|}~]+)$/;
-const HEADER_NAME = /^[!-9;-~]+$/;
-
-const singleLine = (what: string) =>
-  z
-    .string({ error: `expected ${what}` })
-    .min(1, `expected ${what}, not an empty string`)
-    .regex(SINGLE_LINE, `expected ${what} without line breaks`);
-
-const searchText = singleLine('text to search for');
-const mailboxName = singleLine('a mailbox name').max(
-  1000,
-  'expected a mailbox name of at most 1000 characters',
-);
-const flag = z
-  .string({ error: 'expected a flag such as \\Seen or a keyword such as $Invoice' })
-  .regex(FLAG, 'expected a flag such as \\Seen or a keyword such as $Invoice (no spaces or ()[]{}%*"\\)');
-const headerName = z.string().regex(HEADER_NAME, 'expected a header name such as List-Unsubscribe');
-const duration = z
-  .string({ error: 'expected a duration such as 90m, 12h, 30d or 8w' })
-  .regex(DURATION_PATTERN, 'expected a duration such as 90m, 12h, 30d or 8w');
-const isoDate = z
-  .string({ error: 'expected a date as YYYY-MM-DD' })
-  .refine(isIsoDate, 'expected a date as YYYY-MM-DD');
-const size = z.union([z.number().int().nonnegative(), z.string().regex(SIZE_PATTERN)], {
-  error: 'expected a size such as 500KB or 5MB',
-});
-const regex = z.string({ error: 'expected a regular expression' }).superRefine((source, ctx) => {
-  try {
-    compileUserRegex(source);
-  } catch (error) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `expected a valid regular expression: ${(error as Error).message}`,
-    });
-  }
-});
-const glob = singleLine('a file name pattern such as *.pdf');
-const mimeType = z
-  .string({ error: 'expected a MIME type such as application/pdf or image/*' })
-  .regex(/^[\w.+-]+\/([\w.+-]+|\*)$/, 'expected a MIME type such as application/pdf or image/*');
+import {
+  duration,
+  flag,
+  glob,
+  headerName,
+  isoDate,
+  mailboxName,
+  mimeType,
+  regex,
+  SCHEMA_KIT,
+  SINGLE_LINE,
+  searchText,
+  type secretReference,
+  size,
+} from './schema-kit.ts';
 
 export const MatchSchema = z.strictObject({
   from: searchText.optional().describe('Substring of From (case-insensitive, server-side).'),
@@ -106,86 +74,17 @@ function checkMatchNotEmpty(match: Match, path: PropertyKey[], ctx: z.Refinement
   if (match.not) checkMatchNotEmpty(match.not, [...path, 'not'], ctx);
 }
 
-// A secret never sits in a rule file: it is named, and resolved from Parameter Store (AWS), a local
-// parameters file (CLI) or the environment.
-const secretReference = z.union(
-  [
-    z.strictObject({
-      parameter: z.string().regex(/^\/[\w./-]+$/, 'expected a parameter name such as /mailsift/x'),
-    }),
-    z.strictObject({
-      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
-    }),
-  ],
-  { error: 'expected { parameter: /name } or { env: NAME }' },
+/** Each action's schema comes from its definition (engine/actions/); a rule's action names exactly one. */
+const ACTION_SHAPE = Object.fromEntries(
+  ACTIONS.map((definition) => [definition.key, definition.schema(SCHEMA_KIT).optional()]),
+) as ActionShape; // the registry's keys and schemas, typed per key by ActionShape
+
+export const ActionSchema = z.strictObject(ACTION_SHAPE).refine(
+  (action) => Object.keys(action).length === 1,
+  `expected exactly one action: ${ACTIONS.map((definition) => definition.key)
+    .join(', ')
+    .replace(/, (\w+)$/, ' or $1')}`,
 );
-
-export const WEBHOOK_INCLUDES = ['text', 'attachments'] as const;
-
-export const WebhookSchema = z.strictObject({
-  url: z.union(
-    [
-      z
-        .string()
-        .refine(
-          isAllowedWebhookUrl,
-          'expected an https:// URL (http:// only for localhost) without credentials',
-        ),
-      secretReference,
-    ],
-    { error: 'expected an https:// URL, { parameter: /name } or { env: NAME }' },
-  ),
-  format: z.enum(['json', 'slack'], { error: 'expected json or slack' }).default('json'),
-  include: z
-    .array(z.enum(WEBHOOK_INCLUDES, { error: 'expected text or attachments' }))
-    .default(['text', 'attachments'])
-    .describe('Optional parts of the JSON payload.'),
-  headers: z.array(headerName).optional().describe('Header fields to add to the JSON payload.'),
-  maxTextLength: z
-    .number({ error: 'expected a whole number' })
-    .int()
-    .min(100, 'expected at least 100')
-    .max(1_000_000, 'expected at most 1000000')
-    .default(20_000)
-    .describe('Longest text body in characters; longer text is cut and marked truncated.'),
-  secret: secretReference.optional().describe('Signs each request with HMAC-SHA256 (X-Mailsift-Signature).'),
-  attempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(10)
-    .default(5)
-    .describe('Tries per message (network errors, 5xx, 429).'),
-  timeoutSeconds: z.number().int().min(1).max(120).default(10),
-  dedupe: z
-    .boolean()
-    .default(true)
-    .describe('Mark delivered messages with a keyword and never post them again (needs keyword support).'),
-  keyword: flag.optional().describe('Delivery keyword; default $mailsift-fwd-<rule name>.'),
-});
-
-export const ActionSchema = z
-  .strictObject({
-    addFlags: z
-      .array(flag, { error: 'expected a list of flags' })
-      .min(1, 'expected at least one flag')
-      .optional(),
-    removeFlags: z
-      .array(flag, { error: 'expected a list of flags' })
-      .min(1, 'expected at least one flag')
-      .optional(),
-    copyTo: mailboxName.optional(),
-    moveTo: mailboxName.optional(),
-    delete: z.enum(['trash', 'expunge'], { error: 'expected trash or expunge' }).optional(),
-    webhook: WebhookSchema.optional(),
-  })
-  .refine(
-    (action) => Object.keys(action).length === 1,
-    'expected exactly one action: addFlags, removeFlags, copyTo, moveTo, delete or webhook',
-  );
-
-/** Actions after which the messages are no longer in the rule's mailbox. */
-const TERMINAL_ACTIONS = ['moveTo', 'delete'] as const;
 
 export const RuleSchema = z
   .strictObject({
@@ -210,7 +109,9 @@ export const RuleSchema = z
     checkMatchNotEmpty(rule.match, ['match'], ctx);
     const last = rule.actions.length - 1;
     rule.actions.forEach((action, index) => {
-      const terminal = TERMINAL_ACTIONS.find((key) => key in action);
+      const terminal = ACTIONS.find(
+        (definition) => definition.removesMessages && definition.key in action,
+      )?.key;
       if (terminal && index < last) {
         ctx.addIssue({
           code: 'custom',
@@ -254,7 +155,6 @@ export const RulesetSchema = z
 
 export type Match = z.output<typeof MatchSchema>;
 export type Action = z.output<typeof ActionSchema>;
-export type WebhookAction = z.output<typeof WebhookSchema>;
 export type SecretReference = z.output<typeof secretReference>;
 export type Rule = z.output<typeof RuleSchema>;
 /** A validated ruleset, with the name it is known by (the file name without extension). */

@@ -1,17 +1,21 @@
 /**
- * The copy journal: a COPY is written down in the lease mailbox before it is sent, so that neither a cut
+ * The copy journal: a COPY is written down in the state store before it is sent, so that neither a cut
  * connection nor a later action that failed makes the next run copy the same message again.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { LEASE_MAILBOX } from '../../functions/engine/account-lease.ts';
 import { runRuleset } from '../../functions/engine/run.ts';
+import { accountScope } from '../../functions/state/store.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 const FAST = { connectMs: 2000, greetingMs: 2000, socketMs: 2000 };
 
@@ -31,10 +35,11 @@ function userWith(dovecot: TestDovecot): string {
   return user;
 }
 
-/** Message ids of what is left in the lease mailbox (tickets end in @mailsift.lease, entries in @mailsift.copy). */
-async function leaseMailbox(dovecot: TestDovecot, user: string): Promise<string[]> {
-  const state = await dovecot.mailboxState(user);
-  return (state.get(LEASE_MAILBOX) ?? []).map((message) => message.messageId.replace(/^<.*@/, '@'));
+/** The rules whose journal entries are left in the state store for `user` (one name per entry). */
+async function journalEntries(dovecot: TestDovecot, user: string): Promise<string[]> {
+  const scope = accountScope(dovecot.account(user));
+  const entries = await stateStore.list<{ rule: string }>(`${scope}/copies/`);
+  return entries.map((entry) => entry.value.rule);
 }
 
 describe('the copy journal', () => {
@@ -55,7 +60,11 @@ describe('the copy journal', () => {
       tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
     });
     proxy.arm({ kind: 'none' });
-    await runRuleset(COPY_ONCE, viaProxy(userWith(dovecot)), { dryRun: false, timeouts: FAST });
+    await runRuleset(COPY_ONCE, viaProxy(userWith(dovecot)), {
+      state: stateStore,
+      dryRun: false,
+      timeouts: FAST,
+    });
     // The last one: on a first run the first COPY is answered [TRYCREATE] and retried after the CREATE.
     copyAt = proxy.commands().findLastIndex((line) => / UID COPY /.test(line)) + 1;
     assert.ok(copyAt > 0, 'the run copies');
@@ -74,7 +83,11 @@ describe('the copy journal', () => {
   /** Runs COPY_ONCE for `user`, cut after the server executed its UID COPY: the sources are not marked. */
   async function cutAfterCopy(user: string): Promise<string> {
     proxy.arm({ kind: 'cut', at: copyAt, when: 'answered' });
-    const cut = await runRuleset(COPY_ONCE, viaProxy(user), { dryRun: false, timeouts: FAST });
+    const cut = await runRuleset(COPY_ONCE, viaProxy(user), {
+      state: stateStore,
+      dryRun: false,
+      timeouts: FAST,
+    });
     assert.equal(cut.errorType ?? cut.rules[0]?.errorType, 'ImapConnectError');
     const state = await dovecot.mailboxState(user);
     assert.equal(idsIn(state, 'Archive').length, idsIn(state, 'INBOX').length - 1, 'the COPY ran');
@@ -82,17 +95,21 @@ describe('the copy journal', () => {
     return user;
   }
 
-  it('costs a STATUS and an APPEND per copyTo, and leaves no entry behind after a run that went well', async () => {
-    const journaled = await runRuleset(COPY_ONCE, dovecot.account(userWith(dovecot)), { dryRun: false });
-    const plain = await runRuleset(COPY_ONCE, dovecot.account(userWith(dovecot)), {
+  it('costs a STATUS per copyTo, and leaves no entry behind after a run that went well', async () => {
+    const journaled = await runRuleset(COPY_ONCE, dovecot.account(userWith(dovecot)), {
+      state: stateStore,
       dryRun: false,
-      lease: false,
+    });
+    const plain = await runRuleset(COPY_ONCE, dovecot.account(userWith(dovecot)), {
+      state: stateStore,
+      dryRun: false,
+      lease: 'none',
     });
     assert.equal(journaled.rules[0]?.error, undefined);
-    assert.equal((journaled.rules[0]?.imapCommands ?? 0) - (plain.rules[0]?.imapCommands ?? 0), 2);
+    assert.equal((journaled.rules[0]?.imapCommands ?? 0) - (plain.rules[0]?.imapCommands ?? 0), 1);
     const user = userWith(dovecot);
-    await runRuleset(COPY_ONCE, dovecot.account(user), { dryRun: false });
-    assert.deepEqual(await leaseMailbox(dovecot, user), []);
+    await runRuleset(COPY_ONCE, dovecot.account(user), { state: stateStore, dryRun: false });
+    assert.deepEqual(await journalEntries(dovecot, user), []);
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Archive'), ['a1', 'a2']);
   });
 
@@ -100,8 +117,15 @@ describe('the copy journal', () => {
     const move = rulesetOf(
       'rules:\n  - { name: file, match: { from: alerts@ }, actions: [{ moveTo: Archive }] }\n',
     );
-    const leased = await runRuleset(move, dovecot.account(userWith(dovecot)), { dryRun: false });
-    const plain = await runRuleset(move, dovecot.account(userWith(dovecot)), { dryRun: false, lease: false });
+    const leased = await runRuleset(move, dovecot.account(userWith(dovecot)), {
+      state: stateStore,
+      dryRun: false,
+    });
+    const plain = await runRuleset(move, dovecot.account(userWith(dovecot)), {
+      state: stateStore,
+      dryRun: false,
+      lease: 'none',
+    });
     assert.equal(leased.rules[0]?.imapCommands, plain.rules[0]?.imapCommands);
   });
 
@@ -113,22 +137,22 @@ describe('the copy journal', () => {
       );
       const user = userWith(dovecot);
       receiver.respondWith(500, 500);
-      const failed = await runRuleset(ruleset, dovecot.account(user), { dryRun: false });
+      const failed = await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
       assert.equal(failed.rules[0]?.errorType, 'DeliveryError');
       // The entry stays: its messages were copied but not finished.
-      assert.deepEqual(await leaseMailbox(dovecot, user), ['@mailsift.copy>']);
+      assert.deepEqual(await journalEntries(dovecot, user), ['fwd']);
 
       const posted = receiver.requests.length;
-      const retried = await runRuleset(ruleset, dovecot.account(user), { dryRun: false });
+      const retried = await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
       assert.equal(retried.rules[0]?.error, undefined, retried.rules[0]?.error);
       assert.equal(receiver.requests.length - posted, 2);
       const state = await dovecot.mailboxState(user);
       assert.deepEqual(idsIn(state, target), ['a1', 'a2'], 'one copy of each alert, not two');
-      assert.deepEqual(await leaseMailbox(dovecot, user), [], 'the entry is used up');
+      assert.deepEqual(await journalEntries(dovecot, user), [], 'the entry is used up');
 
       // The target exists now: its STATUS (UIDNEXT) is read before the next COPY into it.
       dovecot.seed(user, 'INBOX', [{ raw: makeMail({ messageId: 'a3', from: 'alerts@ops.test' }) }]);
-      const next = await runRuleset(ruleset, dovecot.account(user), { dryRun: false });
+      const next = await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
       assert.equal(next.rules[0]?.error, undefined, next.rules[0]?.error);
       assert.deepEqual(idsIn(await dovecot.mailboxState(user), target), ['a1', 'a2', 'a3']);
     });
@@ -136,16 +160,16 @@ describe('the copy journal', () => {
 
   it('after a cut right after the COPY: the rerun copies nothing again, but what was deleted by hand again', async () => {
     const kept = await cutAfterCopy(userWith(dovecot));
-    const rerun = await runRuleset(COPY_ONCE, dovecot.account(kept), { dryRun: false });
+    const rerun = await runRuleset(COPY_ONCE, dovecot.account(kept), { state: stateStore, dryRun: false });
     assert.equal(rerun.rules[0]?.error, undefined);
     let state = await dovecot.mailboxState(kept);
     assert.deepEqual(idsIn(state, 'Archive'), ['a1', 'a2']);
     assert.deepEqual(idsIn(state, 'INBOX', '$Copied'), ['a1', 'a2']);
-    assert.deepEqual(await leaseMailbox(dovecot, kept), []);
+    assert.deepEqual(await journalEntries(dovecot, kept), []);
 
     const deleted = await cutAfterCopy(userWith(dovecot));
     await dovecot.doveadm('expunge', '-u', deleted, 'mailbox', 'Archive', 'header', 'Message-ID', 'a1');
-    await runRuleset(COPY_ONCE, dovecot.account(deleted), { dryRun: false });
+    await runRuleset(COPY_ONCE, dovecot.account(deleted), { state: stateStore, dryRun: false });
     state = await dovecot.mailboxState(deleted);
     assert.deepEqual(idsIn(state, 'Archive'), ['a1', 'a2'], 'a1 copied again, a2 not');
     assert.deepEqual(idsIn(state, 'INBOX', '$Copied'), ['a1', 'a2']);
@@ -161,15 +185,18 @@ describe('the copy journal', () => {
     ]);
     await cutAfterCopy(user);
     await dovecot.doveadm('expunge', '-u', user, 'mailbox', 'Archive', 'uid', '1');
-    await runRuleset(COPY_ONCE, dovecot.account(user), { dryRun: false });
+    await runRuleset(COPY_ONCE, dovecot.account(user), { state: stateStore, dryRun: false });
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Archive'), ['twin', 'twin']);
   });
 
-  it('without UIDPLUS (no APPENDUID) the run reads its entries back and deletes them', async () => {
+  it('works without UIDPLUS too, and leaves no entry behind', async () => {
     const user = userWith(withoutUidPlus);
-    const summary = await runRuleset(COPY_ONCE, withoutUidPlus.account(user), { dryRun: false });
+    const summary = await runRuleset(COPY_ONCE, withoutUidPlus.account(user), {
+      state: stateStore,
+      dryRun: false,
+    });
     assert.equal(summary.rules[0]?.error, undefined, summary.rules[0]?.error);
-    assert.deepEqual(await leaseMailbox(withoutUidPlus, user), []);
+    assert.deepEqual(await journalEntries(withoutUidPlus, user), []);
     assert.deepEqual(idsIn(await withoutUidPlus.mailboxState(user), 'Archive'), ['a1', 'a2']);
   });
 });

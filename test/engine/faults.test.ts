@@ -1,18 +1,27 @@
 /**
- * Connections cut at every command boundary of a run, for every action type: nothing matched is lost, nothing
- * unmatched is touched, and a second run converges to the end state of an undisturbed run.
+ * Connections cut at every command boundary of a run, and state writes cut at every write (file and DynamoDB),
+ * for every action type: nothing matched is lost, nothing unmatched is touched, and a second run converges to
+ * the end state of an undisturbed run.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { LEASE_MAILBOX } from '../../functions/engine/account-lease.ts';
 import { runRuleset } from '../../functions/engine/run.ts';
+import { expandUidSet } from '../../functions/imap/uid-set.ts';
 import type { Ruleset } from '../../functions/rules/schema.ts';
+import { DynamoDbStateStore } from '../../functions/state/dynamodb-store.ts';
+import { accountScope, type StateStore } from '../../functions/state/store.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { startDynalite, type TestDynamo } from '../helpers/dynalite.ts';
 import { type Fault, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { FaultyStateStore, type StateCut } from '../helpers/faulty-store.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 import { rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 const FAST = { connectMs: 2000, greetingMs: 2000, socketMs: 2000 };
 
@@ -44,15 +53,19 @@ async function startServer(withoutCapabilities: string[]): Promise<Server> {
   return { dovecot, tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') } };
 }
 
+let dynamo: TestDynamo;
+
 before(async () => {
-  [withMove, withoutMove, receiver] = await Promise.all([
+  [withMove, withoutMove, receiver, dynamo] = await Promise.all([
     startServer([]),
     startServer(['MOVE']),
     startReceiver(),
+    startDynalite(),
   ]);
 });
 after(async () => {
   await receiver?.close();
+  await dynamo?.stop();
   for (const server of [withMove, withoutMove]) await server?.dovecot.stop();
 });
 
@@ -71,14 +84,9 @@ function freshUser(server: Server): string {
 }
 
 /** message id → where each copy is, e.g. `INBOX \Seen $Done` (sorted: a duplicate shows twice). */
-async function endState(
-  server: Server,
-  user: string,
-  options: { lease: boolean } = { lease: true },
-): Promise<Map<string, string[]>> {
+async function endState(server: Server, user: string): Promise<Map<string, string[]>> {
   const state = new Map<string, string[]>();
   for (const [mailbox, messages] of await server.dovecot.mailboxState(user)) {
-    if (!options.lease && mailbox === LEASE_MAILBOX) continue;
     for (const message of messages) {
       const id = message.messageId.replace(/^<(.*)@test>$/, '$1');
       const flags = message.flags.filter((flag) => flag !== '\\Recent');
@@ -88,12 +96,18 @@ async function endState(
   return state;
 }
 
-async function run(server: Server, user: string, ruleset: Ruleset, fault: Fault) {
+async function run(
+  server: Server,
+  user: string,
+  ruleset: Ruleset,
+  fault: Fault,
+  state: StateStore = stateStore,
+) {
   const proxy = await startFaultProxy({ target: server.dovecot.imapPort, tls: server.tls });
   try {
     proxy.arm(fault);
     const account = { ...server.dovecot.account(user), port: proxy.port };
-    const summary = await runRuleset(ruleset, account, { dryRun: false, timeouts: FAST });
+    const summary = await runRuleset(ruleset, account, { state, dryRun: false, timeouts: FAST });
     return {
       summary,
       commands: [...proxy.commands()],
@@ -219,10 +233,9 @@ describe('a connection cut at every command boundary', () => {
       assert.deepEqual(await endState(server, referenceUser), referenceState);
       const seeded = await endState(server, freshUser(server));
 
-      // The lease is released after all the work, with the SELECT of its mailbox: like a lost goodbye, a lost
-      // release does not fail the run (the ticket is dead once its run is over, and the rerun removes it).
-      const releaseAt = reference.commands.findLastIndex((line) => / SELECT mailsift-lease$/.test(line)) + 1;
-      assert.ok(releaseAt > 0, 'the run releases its lease');
+      // LOGOUT comes after all the work: a lost goodbye does not fail the run.
+      const logoutAt = reference.commands.findLastIndex((line) => / LOGOUT$/.test(line)) + 1;
+      assert.ok(logoutAt > 0, 'the run logs out');
       const cuts = Array.from({ length: reference.commands.length }, (_, i) =>
         (['before', 'answered'] as const).map((when): Cut => ({ kind: 'cut', at: i + 1, when })),
       ).flat();
@@ -239,9 +252,9 @@ describe('a connection cut at every command boundary', () => {
           const where = `cut ${fault.when} command ${fault.at} (${cut.struck})`;
           const cutPosts = posts.payloads().map((payload) => Number(payload.uid));
           assert.ok(cut.struck, `${where}: the fault struck`);
-          // A cut at the lease release or LOGOUT comes after all the work: by design it does not fail a run.
+          // A cut at LOGOUT comes after all the work: by design it does not fail a run.
           const failed = cut.summary.error ?? cut.summary.rules[0]?.error;
-          if (fault.at < releaseAt) assert.ok(failed, `${where}: the run reports the failure`);
+          if (fault.at < logoutAt) assert.ok(failed, `${where}: the run reports the failure`);
 
           const afterCut = await endState(server, user);
           for (const id of UNMATCHED)
@@ -275,6 +288,86 @@ describe('a connection cut at every command boundary', () => {
       t.diagnostic(`${copyWindows} cuts right after an executed UID COPY`);
       if (reference.commands.some((line) => / UID COPY /.test(line))) assert.ok(copyWindows > 0);
     });
+  }
+});
+
+/** The state backends the write cuts run against: files, and DynamoDB through the real SDK client. */
+const STATE_BACKENDS: { name: string; make: () => Promise<StateStore> }[] = [
+  { name: 'file', make: async () => testState() },
+  {
+    name: 'DynamoDB',
+    make: async () => new DynamoDbStateStore(dynamo.client, await dynamo.createStateTable()),
+  },
+];
+
+/** UIDs in the durable delivery records of `user` after a cut: a message posted but not in them may be posted again. */
+async function recordedDeliveries(state: StateStore, server: Server, user: string): Promise<Set<number>> {
+  const scope = accountScope(server.dovecot.account(user));
+  const records = await state.list<{ uids: string }>(`${scope}/deliveries/`);
+  return new Set(records.flatMap((record) => expandUidSet(record.value.uids)));
+}
+
+describe('a state write cut at every point (file and DynamoDB)', () => {
+  for (const backend of STATE_BACKENDS) {
+    for (const scenario of SCENARIOS) {
+      it(`${backend.name}, ${scenario.name}: loses nothing, touches nothing unmatched, and a rerun converges`, async (t) => {
+        const server = scenario.server();
+        const ruleset = rulesetOf(`rules:\n${scenario.rules.replace('URL', receiver.url)}`);
+        const counting = new FaultyStateStore(await backend.make());
+        const referenceUser = freshUser(server);
+        const reference = await run(server, referenceUser, ruleset, { kind: 'none' }, counting);
+        assert.equal(reference.summary.rules[0]?.error, undefined, reference.summary.rules[0]?.error);
+        const referenceState = await endState(server, referenceUser);
+        const seeded = await endState(server, freshUser(server));
+        const cuts = counting.writes.flatMap((_, i) =>
+          (['before', 'after'] as const).map((when): StateCut => ({ at: i + 1, when })),
+        );
+        t.diagnostic(
+          `${counting.writes.length} state writes (${counting.writes.map((w) => w.split(' ')[0]).join(', ')}), ${cuts.length} cut runs`,
+        );
+        assert.ok(counting.writes.length >= 2, 'the run takes and gives up its lease');
+        await inPool(cuts, CONCURRENT_RUNS, async (cut) => {
+          const user = freshUser(server);
+          const state = await backend.make();
+          const posts = await startReceiver();
+          try {
+            const rulesetHere = rulesetOf(`rules:\n${scenario.rules.replace('URL', posts.url)}`);
+            const faulty = new FaultyStateStore(state, cut);
+            await run(server, user, rulesetHere, { kind: 'none' }, faulty);
+            const where = `${cut.when} state write ${cut.at} (${faulty.writes[cut.at - 1]})`;
+            assert.ok(faulty.struck, `${where}: the cut struck`);
+            const afterCut = await endState(server, user);
+            for (const id of UNMATCHED)
+              assert.deepEqual(afterCut.get(id), seeded.get(id), `${where}: ${id} untouched`);
+            if (!scenario.removesForGood) {
+              for (const id of MATCHED)
+                assert.ok((afterCut.get(id) ?? []).length >= 1, `${where}: ${id} still exists`);
+            }
+            const cutPosts = posts.payloads().map((payload) => Number(payload.uid));
+            const recorded = await recordedDeliveries(state, server, user);
+            const rerun = await run(server, user, rulesetHere, { kind: 'none' }, state);
+            assert.equal(
+              rerun.summary.rules[0]?.error,
+              undefined,
+              `${where}: rerun ${rerun.summary.rules[0]?.error ?? rerun.summary.error}`,
+            );
+            assert.deepEqual(await endState(server, user), referenceState, `${where}: converges`);
+            if (scenario.rules.includes('webhook')) {
+              const all = posts.payloads().map((payload) => Number(payload.uid));
+              for (const id of new Set(all)) {
+                const count = all.filter((uid) => uid === id).length;
+                // The one window: a 2xx whose delivery record write was cut (before it, the keyword comes after).
+                const inWindow = cutPosts.includes(id) && !recorded.has(id);
+                assert.ok(count <= (inWindow ? 2 : 1), `${where}: uid ${id} posted ${count} times`);
+              }
+              assert.equal(new Set(all).size, MATCHED.length, `${where}: every alert posted`);
+            }
+          } finally {
+            await posts.close();
+          }
+        });
+      });
+    }
   }
 });
 
@@ -318,8 +411,7 @@ describe('a server that stalls or drops the connection', () => {
       const failure = where === 'summary' ? summary : summary.rules[0];
       assert.equal(failure?.errorType, 'ImapConnectError', JSON.stringify(summary));
       assert.ok(failure?.error);
-      // The lost run's lease ticket may stay behind (dead: the next run removes it); the mail is untouched.
-      assert.deepEqual(await endState(withMove, user, { lease: false }), before, 'nothing changed');
+      assert.deepEqual(await endState(withMove, user), before, 'nothing changed');
     });
   }
 });
@@ -351,8 +443,8 @@ describe('two runs of one ruleset at the same moment', () => {
       try {
         const ruleset = rulesetOf(`rules:\n${rules.replace('URL', posts.url)}`);
         const summaries = await Promise.all([
-          runRuleset(ruleset, account, { dryRun: false, timeouts: FAST }),
-          runRuleset(ruleset, account, { dryRun: false, timeouts: FAST }),
+          runRuleset(ruleset, account, { state: stateStore, dryRun: false, timeouts: FAST }),
+          runRuleset(ruleset, account, { state: stateStore, dryRun: false, timeouts: FAST }),
         ]);
         for (const summary of summaries) {
           assert.equal(summary.error, undefined, `round ${round}: ${summary.error}`);

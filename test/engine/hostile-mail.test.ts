@@ -10,6 +10,10 @@ import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { HOSTILE } from '../helpers/hostile-mail.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 let dovecot: TestDovecot;
 let receiver: Receiver;
@@ -41,7 +45,7 @@ describe('broken and hostile mail', () => {
       - webhook: { url: '${receiver.url}', include: [text, attachments], headers: [X-Long, List-Unsubscribe] }
 `),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     // UIDs follow HOSTILE's order; nested50 is UID 3.
     const [pdfs, lists, long, xlong, forward] = summary.rules;

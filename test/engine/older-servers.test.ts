@@ -4,7 +4,12 @@ import { runRuleset } from '../../functions/engine/run.ts';
 import { ImapSession } from '../../functions/imap/session.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { makeMail } from '../helpers/mail.ts';
+import { runRecorded } from '../helpers/recorded-run.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 /** Two matched newsletters and one message another client marked \Deleted but did not expunge. */
 function seedWithForeignDeleted(dovecot: TestDovecot): string {
@@ -36,7 +41,7 @@ describe('a server without MOVE (RFC 6851)', () => {
     assert.equal(session.hasCapability('MOVE'), false);
     await session.close();
 
-    const summary = await runRuleset(MOVE_NEWS, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(MOVE_NEWS, dovecot.account(user), { state: stateStore, dryRun: false });
 
     assert.equal(summary.rules[0]?.error, undefined);
     const state = await dovecot.mailboxState(user);
@@ -64,7 +69,7 @@ describe('a server without MOVE and UIDPLUS (RFC 4315)', () => {
   - { name: trash-news, match: { from: news@ }, actions: [{ delete: trash }] }
 `),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     for (const rule of summary.rules) {
       assert.equal(rule.errorType, 'CapabilityError');
@@ -78,7 +83,7 @@ describe('a server without MOVE and UIDPLUS (RFC 4315)', () => {
 
   it('says the same in a dry run', async () => {
     const user = seedWithForeignDeleted(dovecot);
-    const summary = await runRuleset(MOVE_NEWS, dovecot.account(user), { dryRun: true });
+    const summary = await runRuleset(MOVE_NEWS, dovecot.account(user), { state: stateStore, dryRun: true });
     assert.equal(summary.rules[0]?.errorType, 'CapabilityError');
   });
 });
@@ -110,7 +115,7 @@ describe('a server without WITHIN (RFC 5032)', () => {
   - { name: not-old, match: { not: { olderThan: 90m } }, actions: [{ addFlags: [$NotOld] }] }
 `),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     assert.deepEqual(
       summary.rules.map((rule) => rule.error),
@@ -145,17 +150,15 @@ describe('a server that refuses command lines over 8 KB (imap_max_line_length = 
     const ruleset = rulesetOf(`rules:
   - { name: move-bulk, match: { from: bulk@ }, actions: [{ addFlags: [$Bulk] }, { moveTo: Bulk }], limit: ${MATCHES} }
 `);
-    const session = await ImapSession.connect(dovecot.account(user));
-    try {
-      const summary = await runRuleset(ruleset, dovecot.account(user), { dryRun: false, session });
-      assert.equal(summary.rules[0]?.error, undefined, summary.rules[0]?.error);
-      assert.equal(summary.rules[0]?.acted, MATCHES);
-      // Dozens of chunks, yet every STORE and MOVE went through (Dovecot answers BAD to a longer line).
-      const moves = session.uidCommandLines.filter((line) => / UID MOVE /.test(line));
-      assert.ok(moves.length >= 10, `${moves.length} MOVE lines`);
-    } finally {
-      await session.close();
-    }
+    const { summary, lines } = await runRecorded(dovecot, user, ruleset, {
+      state: stateStore,
+      dryRun: false,
+    });
+    assert.equal(summary.rules[0]?.error, undefined, summary.rules[0]?.error);
+    assert.equal(summary.rules[0]?.acted, MATCHES);
+    // Dozens of chunks, yet every STORE and MOVE went through (Dovecot answers BAD to a longer line).
+    const moves = lines.filter((line) => /^UID MOVE /.test(line));
+    assert.ok(moves.length >= 10, `${moves.length} MOVE lines`);
     const status = await dovecot.doveadm('mailbox', 'status', '-u', user, 'messages', 'Bulk', 'INBOX');
     assert.match(status, new RegExp(`Bulk messages=${MATCHES}`));
     assert.match(status, new RegExp(`INBOX messages=${MATCHES}`));
@@ -177,7 +180,7 @@ describe('a server without SPECIAL-USE (RFC 6154)', () => {
   it('moves to the mailbox named Trash', async () => {
     const user = seedWithForeignDeleted(dovecot);
     dovecot.seed(user, 'Trash', [{ raw: makeMail({ messageId: 'old', from: 'x@y.test' }) }]);
-    const summary = await runRuleset(BIN_NEWS, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(BIN_NEWS, dovecot.account(user), { state: stateStore, dryRun: false });
     assert.equal(summary.rules[0]?.error, undefined);
     assert.deepEqual(summary.rules[0]?.actions, [{ type: 'delete', target: 'Trash', count: 2 }]);
     const state = await dovecot.mailboxState(user);
@@ -187,7 +190,7 @@ describe('a server without SPECIAL-USE (RFC 6154)', () => {
 
   it('creates Trash when there is none', async () => {
     const user = seedWithForeignDeleted(dovecot);
-    const summary = await runRuleset(BIN_NEWS, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(BIN_NEWS, dovecot.account(user), { state: stateStore, dryRun: false });
     assert.equal(summary.rules[0]?.error, undefined);
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Trash'), ['n1', 'n2']);
   });

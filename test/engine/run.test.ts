@@ -5,6 +5,10 @@ import { CORPUS, isoDaysAgo } from '../helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 let dovecot: TestDovecot;
 
@@ -69,6 +73,7 @@ describe('runRuleset match keys (real Dovecot)', () => {
         `  - name: case${index}\n    match: ${testCase.match}\n    actions: [{ addFlags: [$Case${index}] }]`,
     ).join('\n');
     const summary = await runRuleset(rulesetOf(`rules:\n${rules}\n`), dovecot.account(user), {
+      state: stateStore,
       dryRun: false,
     });
 
@@ -93,7 +98,7 @@ describe('runRuleset match keys (real Dovecot)', () => {
   - { name: has, match: { keyword: $Billing }, actions: [{ addFlags: [$Has] }] }
   - { name: lacks, match: { notKeyword: $Billing, seen: true }, actions: [{ addFlags: [$Lacks] }] }
 `);
-    await runRuleset(ruleset, dovecot.account(user), { dryRun: false });
+    await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
     const state = await dovecot.mailboxState(user);
     assert.deepEqual(idsIn(state, 'INBOX', '$Has'), ['inv1', 'inv2']);
     assert.deepEqual(idsIn(state, 'INBOX', '$Lacks'), ['news1']);
@@ -110,7 +115,7 @@ describe('runRuleset actions (real Dovecot)', () => {
     actions: [{ addFlags: ['\\Seen', $News] }, { removeFlags: ['\\Flagged'] }]
 `),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     assert.deepEqual(summary.rules[0]?.actions, [
       { type: 'addFlags', target: '\\Seen $News', count: 2 },
@@ -129,7 +134,7 @@ describe('runRuleset actions (real Dovecot)', () => {
         'rules:\n  - { name: copy, match: { from: billing@ }, actions: [{ copyTo: Finance/Copies }] }\n',
       ),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     assert.equal(summary.rules[0]?.error, undefined);
     const state = await dovecot.mailboxState(user);
@@ -146,7 +151,7 @@ describe('runRuleset actions (real Dovecot)', () => {
     actions: [{ addFlags: [$Invoice] }, { moveTo: Finance/Invoices }]
 `),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     assert.equal(summary.rules[0]?.error, undefined);
     const state = await dovecot.mailboxState(user);
@@ -169,7 +174,7 @@ describe('runRuleset actions (real Dovecot)', () => {
   - { name: all-news, match: { from: news@ }, actions: [{ addFlags: [$Again] }] }
 `),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     assert.deepEqual(
       summary.rules.map((rule) => [rule.matched, rule.error]),
@@ -198,10 +203,10 @@ describe('runRuleset actions (real Dovecot)', () => {
     const ruleset = rulesetOf(
       'rules:\n  - { name: tag, match: { notKeyword: $Done }, actions: [{ addFlags: [$Done] }], limit: 3 }\n',
     );
-    const first = await runRuleset(ruleset, dovecot.account(user), { dryRun: false });
+    const first = await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
     assert.deepEqual([first.rules[0]?.matched, first.rules[0]?.acted], [5, 3]);
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Done'), ['bulk0', 'bulk1', 'bulk2']);
-    const second = await runRuleset(ruleset, dovecot.account(user), { dryRun: false });
+    const second = await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
     assert.deepEqual([second.rules[0]?.matched, second.rules[0]?.acted], [2, 2]);
     assert.equal(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Done').length, 5);
   });
@@ -223,7 +228,10 @@ describe('runRuleset ordering (real Dovecot)', () => {
 
   it('runs rules in order: moved messages and stop: true messages are not seen by later rules', async () => {
     const user = userWithCorpus();
-    const summary = await runRuleset(rulesetOf(ORDERED), dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(rulesetOf(ORDERED), dovecot.account(user), {
+      state: stateStore,
+      dryRun: false,
+    });
     assert.deepEqual(
       summary.rules.map((rule) => [rule.name, rule.matched]),
       [
@@ -240,10 +248,16 @@ describe('runRuleset ordering (real Dovecot)', () => {
   it('dry run predicts the real run and changes nothing (EXAMINE)', async () => {
     const user = userWithCorpus();
     const before = await dovecot.mailboxState(user);
-    const dry = await runRuleset(rulesetOf(ORDERED), dovecot.account(user), { dryRun: true });
+    const dry = await runRuleset(rulesetOf(ORDERED), dovecot.account(user), {
+      state: stateStore,
+      dryRun: true,
+    });
     assert.deepEqual(await dovecot.mailboxState(user), before);
     assert.ok(!dry.rules.some((rule) => rule.imapCommands > 0 && rule.error));
-    const real = await runRuleset(rulesetOf(ORDERED), dovecot.account(user), { dryRun: false });
+    const real = await runRuleset(rulesetOf(ORDERED), dovecot.account(user), {
+      state: stateStore,
+      dryRun: false,
+    });
     const plan = (summary: typeof dry) =>
       summary.rules.map((rule) => [rule.name, rule.matched, rule.acted, rule.actions]);
     assert.deepEqual(plan(dry), plan(real));
@@ -266,7 +280,7 @@ describe('runRuleset ordering (real Dovecot)', () => {
   - { name: c, match: { from: monitoring@ }, actions: [{ delete: expunge }] }
 `),
       dovecot.account(user),
-      { dryRun: true },
+      { state: stateStore, dryRun: true },
     );
     assert.deepEqual(
       summary.rules.map((rule) => [rule.acted, rule.error]),
@@ -290,7 +304,7 @@ describe('runRuleset failures (real Dovecot)', () => {
   - { name: fine, match: { seen: true }, actions: [{ addFlags: [$Y] }] }
 `),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     assert.equal(summary.rules[0]?.errorType, 'MailboxNotFoundError');
     assert.equal(summary.rules[0]?.error, 'mailbox "Nope" does not exist');
@@ -304,7 +318,7 @@ describe('runRuleset failures (real Dovecot)', () => {
     const summary = await runRuleset(
       rulesetOf('rules:\n  - { name: a, match: { seen: true }, actions: [{ addFlags: [$X] }] }\n'),
       dovecot.account(user, { password }),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     assert.equal(summary.errorType, 'ImapAuthError');
     assert.match(summary.error ?? '', /was rejected/);
@@ -337,7 +351,7 @@ describe('runRuleset failures (real Dovecot)', () => {
   - { name: senders, match: { fromMatches: 'j@x' }, actions: [{ addFlags: [$F] }] }
 `),
       dovecot.account(user),
-      { dryRun: false },
+      { state: stateStore, dryRun: false },
     );
     assert.deepEqual(
       summary.rules.map((rule) => rule.error),

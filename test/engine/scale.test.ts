@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runRuleset } from '../../functions/engine/run.ts';
-import { ImapSession } from '../../functions/imap/session.ts';
 import { chunkUidSet } from '../../functions/imap/uid-set.ts';
 import type { Ruleset } from '../../functions/rules/schema.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { makeMail } from '../helpers/mail.ts';
+import { runRecorded } from '../helpers/recorded-run.ts';
 import { rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 const MATCHES = 5000;
 
@@ -36,19 +40,10 @@ function seedBulk(server: TestDovecot, count: number, interleave: boolean): stri
   return user;
 }
 
-/** Runs `ruleset` on a session of our own, to read the UID command lines it sent. */
+/** Runs `ruleset` through a recording proxy, to read the UID command lines it sent. */
 async function runAndRecord(server: TestDovecot, user: string, ruleset: Ruleset) {
-  const session = await ImapSession.connect(server.account(user));
-  try {
-    const summary = await runRuleset(ruleset, server.account(user), { dryRun: false, session });
-    // Drop the tag: "5 UID MOVE $ Bulk" → "UID MOVE $ Bulk".
-    return {
-      rule: summary.rules[0],
-      lines: session.uidCommandLines.map((line) => line.replace(/^\S+ /, '')),
-    };
-  } finally {
-    await session.close();
-  }
+  const { summary, lines } = await runRecorded(server, user, ruleset, { state: stateStore, dryRun: false });
+  return { rule: summary.rules[0], lines: lines.filter((line) => line.startsWith('UID ')) };
 }
 
 const FILE_BULK = rulesetOf(`rules:
@@ -61,7 +56,7 @@ const FILE_BULK = rulesetOf(`rules:
 describe('IMAP command count does not grow with the number of matches', () => {
   it('handles 5,000 consecutive matches with one SEARCH, one STORE and one MOVE', async () => {
     const user = seedBulk(dovecot, MATCHES, false);
-    const summary = await runRuleset(FILE_BULK, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(FILE_BULK, dovecot.account(user), { state: stateStore, dryRun: false });
     const rule = summary.rules[0];
     assert.equal(rule?.error, undefined);
     assert.deepEqual([rule?.matched, rule?.acted], [MATCHES, MATCHES]);

@@ -3,6 +3,7 @@
  * implicit TLS and STARTTLS listeners on free high ports. Fails loudly when Dovecot cannot start.
  */
 import { execFile as execFileCallback, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
@@ -199,6 +200,8 @@ ${trashSpecialUse}  }
   }
   const certificate = readFileSync(certFile, 'utf8');
   let userCounter = 0;
+  // Names unique across servers too: mailsift keys its state by user and host, and every server is 127.0.0.1.
+  const instance = randomBytes(3).toString('hex');
 
   // The state of 50,000 messages is several MB: past execFile's default 1 MB output limit.
   const doveadm = async (...args: string[]) =>
@@ -219,7 +222,7 @@ ${trashSpecialUse}  }
     keyFile,
     addUser(password = 'secret') {
       userCounter += 1;
-      const user = `user${userCounter}`;
+      const user = `user${userCounter}-${instance}`;
       mkdirSync(homeOf(user), { recursive: true });
       chownSync(homeOf(user), MAIL_UID, MAIL_GID);
       writeFileSync(

@@ -6,6 +6,7 @@
  *   the server answered it without passing the answer on (`answered`: done, but the client never learns);
  * - stall after the Nth command: keep the connection open and forward nothing more.
  * Counting is over the whole proxy lifetime, connection by connection, so a run's Nth command is well defined.
+ * A `behaviour` can make Dovecot act like another server: rewrite its lines, answer some commands itself.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -15,6 +16,14 @@ export type Fault =
   | { readonly kind: 'none' }
   | { readonly kind: 'cut'; readonly at: number; readonly when: 'before' | 'answered' }
   | { readonly kind: 'stall'; readonly at: number };
+
+/** How the proxy makes Dovecot look like another server (see exchange-like.ts). */
+export interface ServerBehaviour {
+  /** Rewrites one line (or line plus literals) from the server before the client sees it. */
+  readonly fromServer?: (unit: string) => string;
+  /** The answer to send instead of forwarding a command (`tag` and the line given), or undefined to forward. */
+  readonly answer?: (tag: string, line: string) => string | undefined;
+}
 
 export interface FaultProxy {
   readonly port: number;
@@ -64,7 +73,9 @@ class ImapLineSplitter {
 export async function startFaultProxy(options: {
   readonly target: number;
   readonly tls: { cert: string; key: string };
+  readonly behaviour?: ServerBehaviour;
 }): Promise<FaultProxy> {
+  const behaviour = options.behaviour ?? {};
   let fault: Fault = { kind: 'none' };
   let commands: string[] = [];
   let statuses: (string | undefined)[] = [];
@@ -114,6 +125,12 @@ export async function startFaultProxy(options: {
           struck = line;
           withheldTag = line.split(' ')[0];
         }
+        const own = behaviour.answer?.(line.split(' ')[0] ?? '', line);
+        if (own !== undefined) {
+          statuses[number - 1] = own.split(' ')[1]?.toUpperCase();
+          client.write(own);
+          continue;
+        }
         upstream.write(unit);
         if (fault.kind === 'stall' && fault.at === number) {
           struck = line;
@@ -131,7 +148,9 @@ export async function startFaultProxy(options: {
           cut();
           return;
         }
-        client.write(unit);
+        client.write(
+          behaviour.fromServer ? Buffer.from(behaviour.fromServer(unit.toString('latin1')), 'latin1') : unit,
+        );
       }
     });
   });

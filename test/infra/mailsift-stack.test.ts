@@ -60,6 +60,51 @@ describe('MailsiftStack', () => {
     }
   });
 
+  it('keeps the runs\' state in one DynamoDB table: pk/sk, TTL, point-in-time recovery, encrypted, retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    template.hasResource('AWS::DynamoDB::GlobalTable', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        SSESpecification: Match.objectLike({ SSEEnabled: true }),
+        Replicas: [
+          Match.objectLike({
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          }),
+        ],
+      }),
+    });
+  });
+
+  it('lets each function read and write the state table\'s items, and nothing else of it', () => {
+    const table = { 'Fn::GetAtt': [Match.stringLikeRegexp('^StateTable'), 'Arn'] };
+    const accounts = new Set(rulesets.map((ruleset) => ruleset.account));
+    const policies = template.findResources('AWS::IAM::Policy', {
+      Properties: {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+              Effect: 'Allow',
+              Resource: table,
+            },
+          ]),
+        },
+      },
+    });
+    assert.equal(Object.keys(policies).length, accounts.size);
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ MAILSIFT_STATE_TABLE: { Ref: Match.stringLikeRegexp('^StateTable') } }),
+      },
+    });
+  });
+
   it('runs one arm64 nodejs22.x function per account, one run at a time, with a DLQ', () => {
     const accounts = new Set(rulesets.map((ruleset) => ruleset.account));
     template.resourceCountIs('AWS::Lambda::Function', accounts.size);

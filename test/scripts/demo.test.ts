@@ -58,6 +58,8 @@ describe('npm run demo', () => {
     assert.ok(Number(invoices) > 0, billing);
     const [, inboxAfter] = /INBOX 60 → (\d+)/.exec(billing) ?? [];
     assert.ok(Number(inboxAfter) < 60, billing);
+    // mailsift's state is its own: no folder of ours in any account.
+    assert.doesNotMatch(text, /mailsift-lease/);
 
     const posts =
       /The webhook receiver got (\d+) POST\(s\), (\d+) distinct Idempotency-Key\(s\), (\d+) with a valid/.exec(

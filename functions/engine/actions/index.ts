@@ -1,28 +1,39 @@
 import type { Action } from '../../rules/schema.ts';
-import { applyAddFlags } from './add-flags.ts';
-import { applyCopyTo } from './copy-to.ts';
-import { applyDelete } from './delete.ts';
-import { applyMoveTo } from './move-to.ts';
-import { applyRemoveFlags } from './remove-flags.ts';
+import { addFlags } from './add-flags.ts';
+import { copyTo } from './copy-to.ts';
+import type { ActionDefinition, ShapeOf } from './define.ts';
+import { deleteMessages } from './delete.ts';
+import { moveTo } from './move-to.ts';
+import { removeFlags } from './remove-flags.ts';
 import type { ActionContext, ActionOutcome } from './types.ts';
-import { applyWebhook } from './webhook.ts';
+import { webhook } from './webhook.ts';
 
-export type { ActionContext, ActionOutcome } from './types.ts';
+export type { ActionContext, ActionOutcome, ServerFacts } from './types.ts';
 
-/** One handler per action key; adding an action is adding a file and a line here. */
-const ACTION_HANDLERS = {
-  addFlags: applyAddFlags,
-  removeFlags: applyRemoveFlags,
-  copyTo: applyCopyTo,
-  moveTo: applyMoveTo,
-  delete: applyDelete,
-  webhook: applyWebhook,
-} as const;
+/**
+ * Every action a rule file can name, in the order the schema lists them. Adding an action is adding its file
+ * and a line here: the schema, the dispatcher, the expunge and exclusion decisions and the CDK's IAM list loop
+ * over this.
+ */
+export const ACTIONS = [addFlags, removeFlags, copyTo, moveTo, deleteMessages, webhook] as const;
 
-type ActionKey = keyof typeof ACTION_HANDLERS;
+export type ActionShape = ShapeOf<typeof ACTIONS>;
 
-/** Applies one validated action (an object with exactly one key) to the context's UIDs. */
-export async function applyAction(action: Action, context: ActionContext): Promise<ActionOutcome> {
-  const [key, params] = Object.entries(action)[0] as [ActionKey, never];
-  return await ACTION_HANDLERS[key](params, context);
+/** One action of a rule: its definition and its parameters. */
+export interface ActionStep {
+  readonly definition: ActionDefinition;
+  readonly params: unknown;
+}
+
+/** The definition of a validated action (an object with exactly one key) and its parameters. */
+export function stepOf(action: Action): ActionStep {
+  const [key, params] = Object.entries(action)[0] ?? [];
+  const definition: ActionDefinition | undefined = ACTIONS.find((each) => each.key === key);
+  if (!definition) throw new Error(`no action definition for ${JSON.stringify(key)}`);
+  return { definition, params };
+}
+
+/** Applies one step to the context's UIDs. */
+export async function applyStep(step: ActionStep, context: ActionContext): Promise<ActionOutcome> {
+  return await step.definition.apply(step.params, context);
 }

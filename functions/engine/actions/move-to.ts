@@ -1,14 +1,18 @@
-import { moveOnce } from './transfer.ts';
-import type { ActionHandler } from './types.ts';
+import { moveOnce, requireSafeRemoval } from '../transfer.ts';
+import { defineAction } from './define.ts';
 
 /** MOVE, or COPY + `UID EXPUNGE` of exactly these UIDs; refuses servers where neither is safe. */
-export const applyMoveTo: ActionHandler<string> = async (target, context) => {
-  const { session, mailbox, uids, dryRun } = context;
-  if (target === mailbox.path) {
+export const moveTo = defineAction({
+  key: 'moveTo',
+  schema: (kit) => kit.mailboxName,
+  removesMessages: true,
+  mayExpunge: (_target, server) => !server.hasMove,
+  preflight: (_target, server) => requireSafeRemoval('move', server),
+  apply: async (target, context) => {
+    const { mailbox, uids, dryRun } = context;
     // Moving a mailbox onto itself would expunge the originals after copying them back in.
-    return { type: 'moveTo', target, count: 0, removesMessages: false };
-  }
-  session.assertCanRemove('move');
-  if (!dryRun && uids.length > 0) await moveOnce(context, target);
-  return { type: 'moveTo', target, count: uids.length, removesMessages: true };
-};
+    if (target === mailbox.path) return { type: 'moveTo', target, count: 0, removesMessages: false };
+    if (!dryRun && uids.length > 0) await moveOnce(context, target);
+    return { type: 'moveTo', target, count: uids.length };
+  },
+});

@@ -1,10 +1,14 @@
-import type { ActionHandler } from './types.ts';
+import { defineAction } from './define.ts';
 
 /** `UID STORE -FLAGS.SILENT`: removes system flags and keywords. */
-export const applyRemoveFlags: ActionHandler<readonly string[]> = async (
-  flags,
-  { session, uids, dryRun },
-) => {
-  if (!dryRun && uids.length > 0) await session.storeFlags(uids, 'remove', flags);
-  return { type: 'removeFlags', target: flags.join(' '), count: uids.length, removesMessages: false };
-};
+export const removeFlags = defineAction({
+  key: 'removeFlags',
+  schema: (kit) =>
+    kit.z.array(kit.flag, { error: 'expected a list of flags' }).min(1, 'expected at least one flag'),
+  removesMessages: false,
+  flagChange: (flags) => ({ add: [], remove: flags }),
+  apply: async (flags, { session, uids, dryRun }) => {
+    if (!dryRun && uids.length > 0) await session.storeFlags(uids, 'remove', flags);
+    return { type: 'removeFlags', target: flags.join(' '), count: uids.length };
+  },
+});

@@ -1,243 +1,229 @@
-import { ImapConnectError, MailsiftError } from '../../errors.ts';
+import type { output } from 'zod';
+import { MailsiftError } from '../../errors.ts';
 import type { FetchMessageObject } from '../../imap/session.ts';
-import type { WebhookAction } from '../../rules/schema.ts';
+import type { SchemaKit } from '../../rules/schema-kit.ts';
 import { deliverWebhook, idempotencyKey } from '../../webhook/deliver.ts';
-import { toSlackMessage, type WebhookPayload } from '../../webhook/payload.ts';
+import { buildPayload, toSlackMessage } from '../../webhook/payload.ts';
 import { isAllowedWebhookUrl } from '../../webhook/url.ts';
-import { type BodyNode, isAttachment, listAttachments, parseHeaderBlock } from '../client-checks.ts';
 import { UNREADABLE_REASON } from '../unreadable.ts';
-import type { ActionContext, ActionHandler } from './types.ts';
+import { type Delivered, openDeliveries } from '../webhook-deliveries.ts';
+import { fetchTexts } from '../webhook-texts.ts';
+import { defineAction } from './define.ts';
+import type { ActionContext, ActionOutcome } from './types.ts';
 
 /** Messages posted at once; small, so one slow receiver cannot hold many open connections. */
 const DELIVERY_CONCURRENCY = 4;
-/**
- * Raw bytes fetched per character of `maxTextLength`: base64 and quoted-printable inflate text, HTML more.
- * The fetch is a partial `BODY.PEEK[part]<0.n>`: a 30 MB message never comes down whole.
- */
-const RAW_BYTES_PER_CHAR = 6;
 
-/** mailparser is loaded on first use: runs without a webhook (most cold starts) never pay for it. */
-const loadParser = () => import('../../mail/parse.ts');
+export const WEBHOOK_INCLUDES = ['text', 'attachments'] as const;
+
+function webhookSchema({ z, headerName, secretReference, flag }: SchemaKit) {
+  return z.strictObject({
+    url: z.union(
+      [
+        z
+          .string()
+          .refine(
+            isAllowedWebhookUrl,
+            'expected an https:// URL (http:// only for localhost) without credentials',
+          ),
+        secretReference,
+      ],
+      { error: 'expected an https:// URL, { parameter: /name } or { env: NAME }' },
+    ),
+    format: z.enum(['json', 'slack'], { error: 'expected json or slack' }).default('json'),
+    include: z
+      .array(z.enum(WEBHOOK_INCLUDES, { error: 'expected text or attachments' }))
+      .default(['text', 'attachments'])
+      .describe('Optional parts of the JSON payload.'),
+    headers: z.array(headerName).optional().describe('Header fields to add to the JSON payload.'),
+    maxTextLength: z
+      .number({ error: 'expected a whole number' })
+      .int()
+      .min(100, 'expected at least 100')
+      .max(1_000_000, 'expected at most 1000000')
+      .default(20_000)
+      .describe('Longest text body in characters; longer text is cut and marked truncated.'),
+    secret: secretReference
+      .optional()
+      .describe('Signs each request with HMAC-SHA256 (X-Mailsift-Signature).'),
+    attempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(5)
+      .describe('Tries per message (network errors, 5xx, 429).'),
+    timeoutSeconds: z.number().int().min(1).max(120).default(10),
+    dedupe: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Record delivered messages (a keyword where the server keeps one, and the state) and never post them again.',
+      ),
+    keyword: flag.optional().describe('Delivery keyword; default $mailsift-fwd-<rule name>.'),
+  });
+}
+
+export type WebhookAction = output<ReturnType<typeof webhookSchema>>;
 
 /** The keyword that records a delivery by this rule, so no run posts the message again. */
 export function deliveryKeyword(ruleName: string, action: WebhookAction): string {
   return action.keyword ?? `$mailsift-fwd-${ruleName}`;
 }
 
-/** The part to read the text from: the first inline text/plain, else the first inline text/html. */
-function findTextPart(root: BodyNode | undefined): BodyNode | undefined {
-  const leaves: BodyNode[] = [];
-  const walk = (node: BodyNode) => {
-    if (node.childNodes) for (const child of node.childNodes) walk(child);
-    else if (!isAttachment(node)) leaves.push(node);
-  };
-  if (root) walk(root);
-  return leaves.find((n) => n.type === 'text/plain') ?? leaves.find((n) => n.type === 'text/html');
-}
-
-/** BODY section of a leaf; a message that is not multipart has its body as section 1 (RFC 3501 §6.4.5). */
-function sectionOf(node: BodyNode): string {
-  return node.part ?? '1';
-}
-
-async function fetchTexts(
-  context: ActionContext,
-  messages: readonly FetchMessageObject[],
-  maxTextLength: number,
-): Promise<Map<number, { text: string; truncated: boolean }>> {
-  const cap = maxTextLength * RAW_BYTES_PER_CHAR;
-  // One FETCH per distinct section (most messages share "1" or "1.1"), not one per message.
-  const bySection = new Map<string, { uid: number; part: BodyNode }[]>();
-  for (const message of messages) {
-    const part = findTextPart(message.bodyStructure);
-    if (!part) continue;
-    const group = bySection.get(sectionOf(part)) ?? [];
-    group.push({ uid: message.uid, part });
-    bySection.set(sectionOf(part), group);
-  }
-  const texts = new Map<number, { text: string; truncated: boolean }>();
-  for (const [section, group] of bySection) {
-    const { messages: fetched } = await context.session.fetch(
-      group.map((entry) => entry.uid),
-      { bodyParts: [{ key: section, start: 0, maxLength: cap }] },
-    );
-    const rawByUid = new Map(
-      fetched.map((m) => [m.uid, m.bodyParts?.get(section) ?? m.bodyParts?.get(section.toLowerCase())]),
-    );
-    for (const { uid, part } of group) {
-      const raw = rawByUid.get(uid) ?? Buffer.alloc(0);
-      const decoded = await (await loadParser()).decodeTextPart({
-        contentType: part.type ?? 'text/plain',
-        charset: part.parameters?.charset,
-        encoding: part.encoding,
-        raw,
-      });
-      const cut = decoded.length > maxTextLength || (part.size ?? 0) > raw.length;
-      texts.set(uid, { text: decoded.slice(0, maxTextLength), truncated: cut });
-    }
-  }
-  return texts;
-}
-
-function addresses(
-  list: { name?: string; address?: string }[] | undefined,
-): { name: string; address: string }[] {
-  return (list ?? []).map((entry) => ({ name: entry.name ?? '', address: entry.address ?? '' }));
-}
-
-function isoOrNull(value: Date | string | undefined): string | null {
-  if (!value) return null;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
-}
-
-async function runPool<T>(
-  items: readonly T[],
-  size: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-}
-
 /**
- * Posts each message to a webhook once: a 2xx is recorded with a keyword the rule's SEARCH excludes, so
- * reruns, retries and overlapping runs do not post it again. Later actions apply to delivered messages only.
+ * Posts each message to a webhook once: a 2xx is recorded (state store, and a keyword the rule's SEARCH excludes
+ * where the server keeps keywords), so reruns, retries and overlapping runs do not post it again. Later actions
+ * apply to delivered messages only.
  */
-export const applyWebhook: ActionHandler<WebhookAction> = async (action, context) => {
-  const { session, mailbox, uids, dryRun, secrets } = context;
-  const keyword = deliveryKeyword(context.ruleName, action);
-  const url = typeof action.url === 'string' ? action.url : await secrets.resolve(action.url);
+export const webhook = defineAction({
+  key: 'webhook',
+  schema: webhookSchema,
+  removesMessages: false,
+  deliveryMark: (action, ruleName) => (action.dedupe ? deliveryKeyword(ruleName, action) : undefined),
+  parameters: (action) =>
+    [action.url, action.secret].flatMap((ref) =>
+      ref && typeof ref === 'object' && 'parameter' in ref ? [ref.parameter] : [],
+    ),
+  apply: async (action, context) => {
+    const { url, secret } = await resolveTarget(action, context);
+    const host = new URL(url).host;
+    if (context.dryRun || context.uids.length === 0)
+      return { type: 'webhook', target: host, count: context.uids.length };
+    const deliveries = await openDeliveries(
+      context,
+      action.dedupe ? deliveryKeyword(context.rule.name, action) : undefined,
+    );
+    const { messages, unreadable } = await context.session.fetch(context.uids, fetchItems(action));
+    const split = await deliveries.split(messages);
+    const texts = action.include.includes('text')
+      ? await fetchTexts(context, split.toPost, action.maxTextLength)
+      : undefined;
+    const post = (message: FetchMessageObject) => postOne(action, context, { url, secret }, message, texts);
+    const result = await deliverAll(split.toPost, context, deliveries, post);
+    return outcome(host, split.deliveredBefore, result, unreadable);
+  },
+});
+
+async function resolveTarget(action: WebhookAction, context: ActionContext) {
+  const url = typeof action.url === 'string' ? action.url : await context.secrets.resolve(action.url);
   if (!isAllowedWebhookUrl(url)) {
     throw new MailsiftError(
       'the webhook URL must be https:// (http:// only for localhost) without credentials',
     );
   }
-  const secret = action.secret ? await secrets.resolve(action.secret) : undefined;
-  if (dryRun || uids.length === 0) {
-    return { type: 'webhook', target: new URL(url).host, count: uids.length, removesMessages: false };
-  }
-  if (action.dedupe) {
-    try {
-      session.assertCanStore([keyword]);
-    } catch (error) {
-      throw new MailsiftError(
-        `${(error as Error).message}; the webhook needs it to post each message once ` +
-          '(set dedupe: false to post anyway, at the risk of posting a message again on every run)',
-        { cause: error },
-      );
-    }
-  }
-  const headerNames = (action.headers ?? []).map((name) => name.toLowerCase());
-  const { messages: fetched, unreadable } = await session.fetch(uids, {
+  return { url, secret: action.secret ? await context.secrets.resolve(action.secret) : undefined };
+}
+
+function fetchItems(action: WebhookAction) {
+  const headers = (action.headers ?? []).map((name) => name.toLowerCase());
+  return {
     flags: true,
     envelope: true,
     internalDate: true,
     bodyStructure: true,
-    ...(headerNames.length > 0 ? { headers: headerNames } : {}),
-  });
-  // Delivered by an earlier run whose later actions were interrupted: pass them on, never post them again.
-  // Without dedupe the keyword means nothing (it may be left from before the rule opted out).
-  const isDelivered = (message: FetchMessageObject) => action.dedupe && Boolean(message.flags?.has(keyword));
-  const deliveredBefore = fetched.filter(isDelivered).map((message) => message.uid);
-  const messages = fetched.filter((message) => !isDelivered(message));
-  const texts = action.include.includes('text')
-    ? await fetchTexts(context, messages, action.maxTextLength)
-    : undefined;
+    ...(headers.length > 0 ? { headers } : {}),
+  } as const;
+}
 
-  const delivered: number[] = [];
-  // Never silently: an alert that cannot be read is a failed delivery, reported and tried again next run.
-  const failures: { uid: number; reason: string }[] = unreadable.map((uid) => ({
-    uid,
-    reason: `not posted: ${UNREADABLE_REASON}`,
-  }));
-  let storeFailure: unknown;
-  await runPool(messages, DELIVERY_CONCURRENCY, async (message) => {
-    if (storeFailure) return; // the mailbox stopped taking keywords: posting more would post them twice
-    if (context.shouldStop?.()) {
-      failures.push({
-        uid: message.uid,
-        reason: 'not posted: the run ran out of time; the next run posts it',
-      });
-      return;
-    }
-    const text = texts?.get(message.uid);
-    const payload: WebhookPayload = {
-      version: 1,
-      account: context.ruleset.account,
-      ruleset: context.ruleset.name,
-      rule: context.ruleName,
-      mailbox: mailbox.path,
-      uidValidity: mailbox.uidValidity.toString(),
-      uid: message.uid,
-      messageId: message.envelope?.messageId ?? null,
-      date: isoOrNull(message.envelope?.date),
-      receivedAt: isoOrNull(message.internalDate),
-      from: addresses(message.envelope?.from),
-      to: addresses(message.envelope?.to),
-      cc: addresses(message.envelope?.cc),
-      subject: message.envelope?.subject ?? '',
-      ...(texts ? { text: text?.text ?? '', truncated: text?.truncated ?? false } : {}),
-      ...(action.include.includes('attachments')
-        ? {
-            attachments: listAttachments(message.bodyStructure).map((a) => ({
-              filename: a.filename ?? null,
-              contentType: a.type,
-              size: a.size,
-            })),
-          }
-        : {}),
-      ...(headerNames.length > 0 ? { headers: Object.fromEntries(parseHeaderBlock(message.headers)) } : {}),
-    };
-    const body = JSON.stringify(action.format === 'slack' ? toSlackMessage(payload) : payload);
-    const result = await deliverWebhook({
-      url,
-      body,
-      secret,
-      attempts: action.attempts,
-      timeoutMs: action.timeoutSeconds * 1000,
-      idempotencyKey: idempotencyKey({
-        account: context.ruleset.account,
-        mailbox: mailbox.path,
-        uidValidity: mailbox.uidValidity,
-        uid: message.uid,
-        rule: context.ruleName,
-      }),
-    });
-    if (!result.ok) {
-      failures.push({ uid: message.uid, reason: result.reason });
-      context.progress?.(delivered.length + failures.length);
-      return;
-    }
-    // Recorded right after the 2xx: only a failure between the two can make a later run post it again.
-    if (action.dedupe) {
-      try {
-        await session.storeFlags([message.uid], 'add', [keyword]);
-      } catch (error) {
-        storeFailure = error;
-        failures.push({
-          uid: message.uid,
-          reason: `posted, but the delivery keyword could not be stored (${(error as Error).message}); it may be posted again`,
-        });
-        return;
-      }
-    }
-    delivered.push(message.uid);
-    context.progress?.(delivered.length + failures.length);
+/** Posts one message; true on a 2xx, else the reason. */
+async function postOne(
+  action: WebhookAction,
+  context: ActionContext,
+  target: { url: string; secret?: string },
+  message: FetchMessageObject,
+  texts: Map<number, { text: string; truncated: boolean }> | undefined,
+): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const { mailbox, ruleset, rule } = context;
+  const origin = {
+    account: ruleset.account,
+    ruleset: ruleset.name,
+    rule: rule.name,
+    mailbox: mailbox.path,
+    uidValidity: mailbox.uidValidity,
+  };
+  const payload = buildPayload(message, origin, {
+    text: texts ? (texts.get(message.uid) ?? null) : undefined,
+    attachments: action.include.includes('attachments'),
+    headers: (action.headers ?? []).length > 0,
   });
-  if (storeFailure instanceof ImapConnectError) throw storeFailure;
+  return await deliverWebhook({
+    url: target.url,
+    body: JSON.stringify(action.format === 'slack' ? toSlackMessage(payload) : payload),
+    secret: target.secret,
+    attempts: action.attempts,
+    timeoutMs: action.timeoutSeconds * 1000,
+    idempotencyKey: idempotencyKey({ ...origin, uid: message.uid }),
+  });
+}
+
+interface DeliveryResult {
+  readonly delivered: number[];
+  readonly failures: { uid: number; reason: string }[];
+}
+
+/** Posts `messages`, DELIVERY_CONCURRENCY at a time, recording each 2xx before the next post of its worker. */
+async function deliverAll(
+  messages: readonly FetchMessageObject[],
+  context: ActionContext,
+  deliveries: Delivered,
+  post: (message: FetchMessageObject) => Promise<{ ok: true } | { ok: false; reason: string }>,
+): Promise<DeliveryResult> {
+  const result: DeliveryResult = { delivered: [], failures: [] };
+  let recordFailure: unknown;
+  let next = 0;
+  const worker = async () => {
+    while (next < messages.length) {
+      const message = messages[next++] as FetchMessageObject;
+      // Once a delivery could not be recorded, posting more would post them again next run.
+      if (recordFailure) return;
+      if (context.shouldStop?.()) {
+        result.failures.push({
+          uid: message.uid,
+          reason: 'not posted: the run ran out of time; the next run posts it',
+        });
+        continue;
+      }
+      const posted = await post(message);
+      if (!posted.ok) {
+        result.failures.push({ uid: message.uid, reason: posted.reason });
+      } else {
+        try {
+          // Recorded right after the 2xx: only a failure between the two can make a later run post it again.
+          await deliveries.record(message.uid);
+          result.delivered.push(message.uid);
+        } catch (error) {
+          recordFailure = error;
+          result.failures.push({
+            uid: message.uid,
+            reason: `posted, but the delivery could not be recorded (${(error as Error).message}); it may be posted again`,
+          });
+        }
+      }
+      context.progress?.(result.delivered.length + result.failures.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DELIVERY_CONCURRENCY, messages.length) }, worker));
+  deliveries.rethrowIfConnectionLost(recordFailure);
+  return result;
+}
+
+function outcome(
+  host: string,
+  deliveredBefore: readonly number[],
+  result: DeliveryResult,
+  unreadable: readonly number[],
+): ActionOutcome {
+  // Never silently: an alert that cannot be read is a failed delivery, reported and tried again next run.
+  const failures = [
+    ...unreadable.map((uid) => ({ uid, reason: `not posted: ${UNREADABLE_REASON}` })),
+    ...result.failures,
+  ];
   return {
     type: 'webhook',
-    target: new URL(url).host,
-    count: delivered.length,
-    removesMessages: false,
-    continueWith: [...deliveredBefore, ...delivered].sort((a, b) => a - b),
+    target: host,
+    count: result.delivered.length,
+    continueWith: [...deliveredBefore, ...result.delivered].sort((a, b) => a - b),
     failures,
   };
-};
+}

@@ -1,6 +1,7 @@
 /**
- * The account lease: a ticket per run in a mailbox of its own, so that two runs never work on the same mail.
- * Tickets are written here by hand, as another machine or a dead process would have left them.
+ * The account lease held in the mailbox (`--state-lease mailbox`): a ticket per run in a mailbox of its own, so
+ * that two runs never work on the same mail, from any machine. Tickets are written here by hand, as another
+ * machine or a dead process would have left them.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -8,11 +9,15 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { LEASE_MAILBOX } from '../../functions/engine/account-lease.ts';
+import { LEASE_MAILBOX } from '../../functions/engine/mailbox-lease.ts';
 import { hasFailed, runRuleset } from '../../functions/engine/run.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+/** Where these runs keep their state: one real file store for the whole file. */
+const stateStore = testState();
 
 const FLAG_ALERTS = rulesetOf(
   'rules:\n  - { name: flag, match: { from: alerts@ }, actions: [{ addFlags: [$Done] }] }\n',
@@ -64,7 +69,7 @@ async function ticketsLeft(dovecot: TestDovecot, user: string): Promise<string[]
   return (state.get(LEASE_MAILBOX) ?? []).map((message) => message.messageId).sort();
 }
 
-describe('the account lease', () => {
+describe('the account lease in the mailbox', () => {
   let dovecot: TestDovecot;
   before(async () => {
     dovecot = await startDovecot();
@@ -76,7 +81,11 @@ describe('the account lease', () => {
   it('a live ticket of another machine: the run changes nothing and says who holds the account until when', async () => {
     const expires = new Date(Date.now() + 10 * MINUTE);
     const user = userWith(dovecot, [ticket({ token: 'other', expires, host: 'worker-7.example', pid: 42 })]);
-    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), {
+      state: stateStore,
+      lease: 'mailbox',
+      dryRun: false,
+    });
     assert.deepEqual(summary.busy, {
       holder: 'ruleset elsewhere on worker-7.example, pid 42',
       until: expires.toISOString(),
@@ -96,7 +105,11 @@ describe('the account lease', () => {
   it('an expired ticket does not block, and the run deletes it', async () => {
     const expires = new Date(Date.now() - MINUTE);
     const user = userWith(dovecot, [ticket({ token: 'old', expires, host: 'worker-7.example', pid: 42 })]);
-    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), {
+      state: stateStore,
+      lease: 'mailbox',
+      dryRun: false,
+    });
     assert.equal(summary.busy, undefined);
     assert.equal(summary.rules[0]?.acted, 2);
     assert.deepEqual(await ticketsLeft(dovecot, user), []);
@@ -109,7 +122,11 @@ describe('the account lease', () => {
     const user = userWith(dovecot, [
       ticket({ token: 'crashed', expires, host: hostname(), boot: BOOT_ID, pid: finished.pid }),
     ]);
-    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), {
+      state: stateStore,
+      lease: 'mailbox',
+      dryRun: false,
+    });
     assert.equal(summary.busy, undefined);
     assert.equal(summary.rules[0]?.acted, 2);
     assert.deepEqual(await ticketsLeft(dovecot, user), []);
@@ -123,7 +140,11 @@ describe('the account lease', () => {
       const user = userWith(dovecot, [
         ticket({ token: 'running', expires, host: hostname(), boot: BOOT_ID, pid: sleeper.pid }),
       ]);
-      const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), { dryRun: false });
+      const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), {
+        state: stateStore,
+        lease: 'mailbox',
+        dryRun: false,
+      });
       assert.match(summary.busy?.holder ?? '', new RegExp(`pid ${sleeper.pid}$`));
       assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Done'), []);
     } finally {
@@ -135,20 +156,32 @@ describe('the account lease', () => {
   it('a dry run takes no lease (it only EXAMINEs) and is not held up by one', async () => {
     const expires = new Date(Date.now() + 10 * MINUTE);
     const user = userWith(dovecot, [ticket({ token: 'other', expires, host: 'worker-7.example', pid: 42 })]);
-    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), { dryRun: true });
+    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), {
+      state: stateStore,
+      lease: 'mailbox',
+      dryRun: true,
+    });
     assert.equal(summary.busy, undefined);
     assert.equal(summary.rules[0]?.acted, 2);
     assert.deepEqual(await ticketsLeft(dovecot, user), ['<other@mailsift.lease>']);
 
     const fresh = userWith(dovecot, []);
-    await runRuleset(FLAG_ALERTS, dovecot.account(fresh), { dryRun: true });
+    await runRuleset(FLAG_ALERTS, dovecot.account(fresh), {
+      state: stateStore,
+      lease: 'mailbox',
+      dryRun: true,
+    });
     const mailboxes = await dovecot.doveadm('mailbox', 'list', '-u', fresh);
     assert.doesNotMatch(mailboxes, new RegExp(LEASE_MAILBOX), 'a dry run creates nothing');
   });
 
   it('creates the lease mailbox on the first run without subscribing it, and leaves it empty', async () => {
     const user = userWith(dovecot, []);
-    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), {
+      state: stateStore,
+      lease: 'mailbox',
+      dryRun: false,
+    });
     assert.equal(summary.rules[0]?.acted, 2);
     assert.match(await dovecot.doveadm('mailbox', 'list', '-u', user), new RegExp(`^${LEASE_MAILBOX}$`, 'm'));
     assert.doesNotMatch(
@@ -161,7 +194,12 @@ describe('the account lease', () => {
   it('a run stops before its lease runs out, as incomplete, before touching mail', async () => {
     const user = userWith(dovecot, []);
     // The run stops 15 s before the lease ends: a 10 s lease leaves no time for any rule.
-    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), { dryRun: false, leaseMs: 10_000 });
+    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), {
+      state: stateStore,
+      lease: 'mailbox',
+      dryRun: false,
+      leaseMs: 10_000,
+    });
     assert.equal(summary.incomplete, true);
     assert.deepEqual(summary.rules, []);
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Done'), []);
@@ -169,7 +207,7 @@ describe('the account lease', () => {
   });
 });
 
-describe('the account lease on a server without UIDPLUS', () => {
+describe('the account lease in the mailbox on a server without UIDPLUS', () => {
   let dovecot: TestDovecot;
   before(async () => {
     dovecot = await startDovecot({ withoutCapabilities: ['MOVE', 'UIDPLUS'] });
@@ -180,7 +218,11 @@ describe('the account lease on a server without UIDPLUS', () => {
 
   it('deletes its ticket with EXPUNGE in the lease mailbox only: a message marked \\Deleted elsewhere stays', async () => {
     const user = userWith(dovecot, []);
-    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), { dryRun: false });
+    const summary = await runRuleset(FLAG_ALERTS, dovecot.account(user), {
+      state: stateStore,
+      lease: 'mailbox',
+      dryRun: false,
+    });
     assert.equal(summary.rules[0]?.error, undefined);
     const state = await dovecot.mailboxState(user);
     assert.deepEqual(idsIn(state, 'INBOX', '$Done'), ['a1', 'a2']);

@@ -1,10 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { hasFailed, type RulesetSummary, runRuleset } from './engine/run.ts';
-import { MailsiftError } from './errors.ts';
-import type { Ruleset } from './rules/schema.ts';
-import { type ParameterStoreSecrets, parameterStoreSecrets } from './secrets/ssm.ts';
+import { hasFailed, type RulesetSummary, runRuleset } from '../engine/run.ts';
+import { MailsiftError } from '../errors.ts';
+import type { Ruleset } from '../rules/schema.ts';
+import { type ParameterStoreSecrets, parameterStoreSecrets } from '../secrets/ssm.ts';
+import { DynamoDbStateStore } from '../state/dynamodb-store.ts';
+import type { StateStore } from '../state/store.ts';
 
 /** Rulesets validated at build time and inlined by the bundler (see infra/bundle.ts); none when run from source. */
 declare const __MAILSIFT_RULESETS__: Record<string, Ruleset> | undefined;
@@ -24,6 +27,8 @@ export interface HandlerDependencies {
   /** The IMAP account this function serves (one function per account); its rulesets only. */
   readonly account?: string;
   readonly secrets: ParameterStoreSecrets;
+  /** Where runs remember leases, copies, deliveries and expunges: the stack's DynamoDB table. */
+  readonly state: StateStore;
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -48,6 +53,7 @@ export function createHandler(deps: HandlerDependencies) {
     const account = await deps.secrets.loadAccount(ruleset.account);
     const summary = await runRuleset(ruleset, account, {
       dryRun: false,
+      state: deps.state,
       secrets: deps.secrets.resolver,
       shouldStop: () => context.getRemainingTimeInMillis() < TIME_MARGIN_MS,
       // The lease ends when Lambda would end the run anyway: a run it kills blocks the next one no longer.
@@ -83,10 +89,21 @@ function recordMetrics(metrics: Metrics, summary: RulesetSummary): void {
   metrics.publishStoredMetrics();
 }
 
+/** The state table the stack created and named in the function's environment. */
+function stateTable(env: NodeJS.ProcessEnv): string {
+  const table = env.MAILSIFT_STATE_TABLE;
+  if (!table)
+    throw new MailsiftError(
+      'MAILSIFT_STATE_TABLE is not set: deploy with the mailsift stack, which creates the state table',
+    );
+  return table;
+}
+
 export const handler = createHandler({
   rulesets: typeof __MAILSIFT_RULESETS__ === 'undefined' ? {} : __MAILSIFT_RULESETS__,
   account: process.env.MAILSIFT_ACCOUNT,
   secrets: parameterStoreSecrets({ prefix: process.env.MAILSIFT_PARAMETER_PREFIX ?? '/mailsift' }),
+  state: new DynamoDbStateStore(new DynamoDBClient({}), stateTable(process.env)),
   logger: new Logger({ serviceName: 'mailsift' }),
   metrics: new Metrics({ namespace: 'mailsift', serviceName: 'mailsift' }),
 });

@@ -8,14 +8,17 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { RulesetSummary } from '../functions/engine/run.ts';
-import { loadRulesets } from '../functions/rules/load.ts';
-import { bundleHandler } from '../infra/bundle.ts';
-import { CORPUS } from './helpers/corpus.ts';
-import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
-import { type FakeSsm, startFakeSsm } from './helpers/fake-ssm.ts';
-import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { idsIn } from './helpers/rulesets.ts';
+import type { RulesetSummary } from '../../functions/engine/run.ts';
+import { loadRulesets } from '../../functions/rules/load.ts';
+import { DynamoDbStateStore } from '../../functions/state/dynamodb-store.ts';
+import { accountScope } from '../../functions/state/store.ts';
+import { bundleHandler } from '../../infra/bundle.ts';
+import { CORPUS } from '../helpers/corpus.ts';
+import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { startDynalite, type TestDynamo } from '../helpers/dynalite.ts';
+import { type FakeSsm, startFakeSsm } from '../helpers/fake-ssm.ts';
+import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import { idsIn } from '../helpers/rulesets.ts';
 
 const PASSWORD = 'L4mbda"pa\\ss-wörd';
 const RULES = `account: test
@@ -29,6 +32,8 @@ rules:
 `;
 
 let dovecot: TestDovecot;
+let dynamo: TestDynamo;
+let stateTable: string;
 let receiver: Receiver;
 let ssm: FakeSsm;
 let work: string;
@@ -38,6 +43,8 @@ let cliUser: string;
 
 before(async () => {
   dovecot = await startDovecot();
+  dynamo = await startDynalite();
+  stateTable = await dynamo.createStateTable();
   receiver = await startReceiver();
   lambdaUser = dovecot.addUser(PASSWORD);
   cliUser = dovecot.addUser(PASSWORD);
@@ -65,6 +72,7 @@ before(async () => {
 after(async () => {
   await ssm?.close();
   await receiver?.close();
+  await dynamo?.stop();
   await dovecot?.stop();
 });
 
@@ -89,6 +97,8 @@ async function invokeBundle(events: unknown[], remainingMs = 300_000, ssmUrl = s
     env: {
       ...process.env,
       AWS_ENDPOINT_URL_SSM: ssmUrl,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      MAILSIFT_STATE_TABLE: stateTable,
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -145,7 +155,7 @@ describe('Lambda bundle', () => {
         parameters,
       ],
       {
-        env: { ...process.env, PW: PASSWORD },
+        env: { ...process.env, PW: PASSWORD, MAILSIFT_STATE: join(work, 'cli-state') },
       },
     );
     let cliOut = '';
@@ -171,6 +181,13 @@ describe('Lambda bundle', () => {
     const state = await dovecot.mailboxState(lambdaUser);
     assert.deepEqual(idsIn(state, 'Finance', '$Billing'), ['inv1', 'inv2']);
     assert.deepEqual(idsIn(state, 'INBOX', '$mailsift-fwd-forward-alerts'), ['alert1', 'alert2']);
+    // The runs remembered in the DynamoDB table: the deliveries stay, the lease was given up.
+    const table = new DynamoDbStateStore(dynamo.client, stateTable);
+    const records = await table.list(`${accountScope({ user: lambdaUser, host: '127.0.0.1' })}/`);
+    assert.deepEqual(
+      records.map((record) => record.key.split('/')[1]),
+      ['deliveries'],
+    );
 
     // Structured logs and EMF metrics, and never the password.
     assert.match(invocation.output, /"message":"ruleset run"/);
@@ -209,7 +226,7 @@ describe('Lambda bundle', () => {
       const [result] = invocation.results;
       assert.equal(result?.ok, false, invocation.output);
       assert.match(invocation.output, /ImapAuthError/);
-      assert.match(invocation.output, /login to 127\.0\.0\.1:\d+ as \\?"user\d+\\?" was rejected/);
+      assert.match(invocation.output, /login to 127\.0\.0\.1:\d+ as \\?"user[\w-]+\\?" was rejected/);
       // Neither the raw password nor any distinctive piece of it, in the logs or the thrown error.
       for (const piece of [wrong, 'Wr0ngL4mbda', 'wörd-λ', JSON.stringify(wrong)]) {
         assert.ok(!invocation.output.includes(piece), `found ${piece}`);

@@ -1,0 +1,106 @@
+import type { ImapSession, MailboxInfo } from '../imap/session.ts';
+import type { Match, Rule } from '../rules/schema.ts';
+import type { AccountState } from './account-state.ts';
+import { stepOf } from './actions/index.ts';
+import type { FlagChange } from './actions/types.ts';
+import { compileSearch } from './compile-search.ts';
+
+/** An action that marks the messages it finished (a webhook with dedupe), and the flag changes after it. */
+export interface DeliveryMark {
+  readonly keyword: string;
+  readonly later: readonly FlagChange[];
+}
+
+/**
+ * A rule's delivery marks. After a later action that moves or deletes, a delivered message still in the mailbox
+ * is one whose move was interrupted: nothing is excluded for that mark.
+ */
+export function deliveryMarks(rule: Rule): DeliveryMark[] {
+  const steps = rule.actions.map(stepOf);
+  return steps.flatMap((step, index) => {
+    const keyword = step.definition.deliveryMark(step.params, rule.name);
+    const later = steps.slice(index + 1);
+    if (keyword === undefined || later.some((each) => each.definition.removesMessages)) return [];
+    return [{ keyword, later: later.flatMap((each) => each.definition.flagChange(each.params) ?? []) }];
+  });
+}
+
+/**
+ * The rule's match without the messages it finished, for servers that keep the keywords: "finished" is the
+ * delivery keyword plus what the later actions leave behind (flags added, flags removed). A message that was
+ * delivered but whose later actions were interrupted still matches; the webhook passes it on unposted.
+ */
+export function withoutFinished(match: Match, marks: readonly DeliveryMark[]): Match {
+  let result = match;
+  for (const mark of marks) {
+    // NOT finished = NOT keyword OR a flag not added yet OR a flag not removed yet
+    const unfinished: Match[] = [{ notKeyword: mark.keyword }, ...laterNotDone(mark)];
+    result = andMatch(result, unfinished.length === 1 ? (unfinished[0] as Match) : { any: unfinished });
+  }
+  return result;
+}
+
+/**
+ * Leaves out of `candidates` the messages finished under marks the mailbox cannot store as keywords (Exchange
+ * Online): delivered by the state store's record, and carrying what the later actions leave (one SEARCH).
+ */
+export async function dropFinished(
+  session: ImapSession,
+  mailbox: MailboxInfo,
+  state: AccountState,
+  marks: readonly DeliveryMark[],
+  candidates: readonly number[],
+): Promise<number[]> {
+  let left = [...candidates];
+  for (const mark of marks) {
+    const delivered = await state.deliveries(mailbox, mark.keyword).load({ refresh: false });
+    const laterDone = laterAllDone(mark);
+    const done = laterDone
+      ? new Set(
+          await session.searchUids(compileSearch(laterDone, { now: new Date(), hasWithin: false }).search),
+        )
+      : undefined;
+    left = left.filter((uid) => !(delivered.has(uid) && (done === undefined || done.has(uid))));
+  }
+  return left;
+}
+
+function laterNotDone(mark: DeliveryMark): Match[] {
+  return mark.later.flatMap((change) => [
+    ...change.add.map((flag) => flagMatch(flag, false)),
+    ...change.remove.map((flag) => flagMatch(flag, true)),
+  ]);
+}
+
+/** What the later actions leave, as one match; undefined when they change no flag. */
+function laterAllDone(mark: DeliveryMark): Match | undefined {
+  const conditions = mark.later.flatMap((change) => [
+    ...change.add.map((flag) => flagMatch(flag, true)),
+    ...change.remove.map((flag) => flagMatch(flag, false)),
+  ]);
+  if (conditions.length === 0) return undefined;
+  return conditions.reduce((all, condition) => andMatch(all, condition));
+}
+
+/** The match for "carries `flag`" (true) or "lacks it" (false): system flags by their keys, others as keywords. */
+function flagMatch(flag: string, present: boolean): Match {
+  const system = SYSTEM_FLAG_KEYS[flag.toLowerCase()];
+  if (system) return { [system]: present };
+  return present ? { keyword: flag } : { notKeyword: flag };
+}
+
+const SYSTEM_FLAG_KEYS: Record<string, 'seen' | 'flagged' | 'answered' | 'draft'> = {
+  '\\seen': 'seen',
+  '\\flagged': 'flagged',
+  '\\answered': 'answered',
+  '\\draft': 'draft',
+};
+
+/** `match` AND `extra`, where `extra` has a single key: added beside the others where that key is free. */
+function andMatch(match: Match, extra: Match): Match {
+  const [key] = Object.keys(extra) as (keyof Match)[];
+  if (key !== undefined && match[key] === undefined) return { ...match, ...extra };
+  if (match.not === undefined) return { ...match, not: { not: extra } };
+  // NOT (NOT match OR NOT extra) = match AND extra
+  return { not: { any: [{ not: match }, { not: extra }] } };
+}

@@ -1,0 +1,217 @@
+import { ImapConnectError } from '../errors.ts';
+import type { ImapSession, MailboxInfo } from '../imap/session.ts';
+import type { Rule } from '../rules/schema.ts';
+import type { SecretResolver } from '../secrets/resolve.ts';
+import type { AccountState } from './account-state.ts';
+import { type ActionStep, applyStep, type ServerFacts, stepOf } from './actions/index.ts';
+import { finishInterruptedExpunges } from './finish-expunges.ts';
+import type { RuleProgress } from './progress.ts';
+import { selectMessages } from './select-messages.ts';
+import {
+  type ActionSummary,
+  describeError,
+  type ErrorSummary,
+  type MessageProblem,
+  type MessageSample,
+  type RuleSummary,
+} from './summary.ts';
+
+/** How many matched messages a dry run shows per rule. */
+const DRY_RUN_SAMPLE_SIZE = 5;
+
+/** Per mailbox (and UIDVALIDITY): messages later rules must not see again. */
+export interface MailboxMemory {
+  /** Matched by a rule with `stop: true`, or by a rule that failed: later rules assume it acted on them. */
+  readonly heldBack: Set<number>;
+  /** Moved or deleted by an earlier rule; only a dry run needs this, a real run's SEARCH no longer sees them. */
+  readonly removed: Set<number>;
+}
+
+/** Everything a rule runs with, from its account run and ruleset. */
+export interface RuleRun {
+  readonly session: ImapSession;
+  readonly state: AccountState;
+  readonly dryRun: boolean;
+  readonly now: Date;
+  readonly secrets: SecretResolver;
+  readonly ruleset: { readonly name: string; readonly account: string };
+  /** The memory of `mailbox` for this ruleset (and, for `removed`, the account's earlier rulesets). */
+  readonly memoryOf: (mailbox: MailboxInfo) => MailboxMemory;
+  readonly shouldStop?: () => boolean;
+  readonly onProgress?: (progress: RuleProgress) => void;
+}
+
+/**
+ * Runs one rule: SELECT (EXAMINE in a dry run), finish an interrupted expunge of ours where the rule expunges,
+ * select the messages, check every action can act, then apply the actions in order, each to the messages the one
+ * before passed on. A lost connection is thrown; every other failure ends only this rule, in its summary.
+ */
+export async function runRule(
+  rule: Rule,
+  mailboxPath: string,
+  run: RuleRun,
+): Promise<Omit<RuleSummary, 'imapCommands'>> {
+  const { session } = run;
+  const mailbox = await session.openMailbox(mailboxPath, run.dryRun);
+  const steps = rule.actions.map(stepOf);
+  const facts = serverFacts(session, mailbox, run.dryRun);
+  // Before expunging anything, finish what an earlier run of ours marked for expunging and then lost the
+  // connection over; nothing else would ever match those messages again (SEARCH skips \Deleted).
+  const mayExpunge = steps.some((step) => step.definition.mayExpunge(step.params, facts));
+  const resumed =
+    !run.dryRun && mayExpunge ? await finishInterruptedExpunges(session, run.state, mailbox) : 0;
+  const memory = run.memoryOf(mailbox);
+  const heldBack = new Set([...memory.heldBack, ...memory.removed]);
+  const { matched, skipped } = await selectMessages(session, rule, mailbox, {
+    now: run.now,
+    state: run.state,
+    heldBack,
+    canStore: facts.canStore,
+  });
+  // Oldest first: the rest wait for the next run, which picks up where this one stopped.
+  const acted = matched.slice(0, rule.limit);
+  const sample = run.dryRun ? await sampleMessages(session, acted) : undefined;
+  const applied = await applySteps(steps, facts, { rule, mailbox, acted, matched, run });
+  await run.state.copyJournal?.endRule({
+    ruleset: run.ruleset.name,
+    rule: rule.name,
+    source: mailbox,
+    matched,
+    acted,
+    error: applied.failure !== undefined,
+    failedUids: new Set(applied.failed.map((entry) => entry.uid)),
+  });
+  if (rule.stop || applied.failure) for (const uid of matched) memory.heldBack.add(uid);
+  if (run.dryRun) for (const uid of applied.removed) memory.removed.add(uid);
+  const actions: ActionSummary[] = [
+    ...(resumed > 0 ? [{ type: 'finishInterruptedExpunge', count: resumed }] : []),
+    ...applied.actions,
+  ];
+  return {
+    name: rule.name,
+    mailbox: mailbox.path,
+    matched: matched.length,
+    acted: acted.length,
+    actions,
+    sample,
+    ...(applied.failed.length > 0 ? { failed: applied.failed } : {}),
+    ...(skipped.length > 0 ? { skipped } : {}),
+    ...(applied.failure ?? deliveryFailure(applied.failed, acted.length)),
+  };
+}
+
+/**
+ * What the server lets the rule's actions do. An EXAMINEd mailbox shows no PERMANENTFLAGS (it is read-only, RFC
+ * 3501 §6.3.2), so a dry run takes every flag as storable, as the real run on a server that keeps keywords.
+ */
+function serverFacts(session: ImapSession, mailbox: MailboxInfo, dryRun: boolean): ServerFacts {
+  return {
+    hasMove: session.hasCapability('MOVE'),
+    hasUidPlus: session.hasCapability('UIDPLUS'),
+    canStore: (flag) => dryRun || session.canStore(flag),
+    mailbox: mailbox.path,
+    permanentFlags: [...mailbox.permanentFlags],
+  };
+}
+
+interface Applied {
+  readonly actions: ActionSummary[];
+  readonly failed: MessageProblem[];
+  /** The messages a dry run's actions would have moved or deleted. */
+  readonly removed: readonly number[];
+  readonly failure?: ErrorSummary;
+}
+
+/**
+ * Checks every step can act (nothing is changed when one cannot), then applies them in order; the first that
+ * throws ends the rule, since later actions assume the earlier ones happened.
+ */
+async function applySteps(
+  steps: readonly ActionStep[],
+  facts: ServerFacts,
+  target: {
+    rule: Rule;
+    mailbox: MailboxInfo;
+    acted: readonly number[];
+    matched: readonly number[];
+    run: RuleRun;
+  },
+): Promise<Applied> {
+  const { rule, mailbox, run } = target;
+  const applied: { actions: ActionSummary[]; failed: MessageProblem[]; removed: number[] } = {
+    actions: [],
+    failed: [],
+    removed: [],
+  };
+  const report = progressReporter(rule, target, run);
+  try {
+    for (const step of steps) step.definition.preflight(step.params, facts);
+  } catch (error) {
+    return { ...applied, failure: describeError(error) };
+  }
+  report(0, 0);
+  let uids = target.acted;
+  for (const [index, step] of steps.entries()) {
+    report(index + 1, 0);
+    try {
+      const outcome = await applyStep(step, {
+        ...run,
+        mailbox,
+        uids,
+        rule,
+        progress: (done) => report(index + 1, done),
+      });
+      report(index + 1, uids.length);
+      applied.actions.push({ type: outcome.type, target: outcome.target, count: outcome.count });
+      if (step.definition.removesMessages && outcome.removesMessages !== false) applied.removed.push(...uids);
+      applied.failed.push(...(outcome.failures ?? []));
+      // Later actions apply only to the messages this one passed on (a webhook: the delivered ones).
+      uids = outcome.continueWith ?? uids;
+    } catch (error) {
+      if (error instanceof ImapConnectError) throw error;
+      return { ...applied, failure: describeError(error) };
+    }
+  }
+  return applied;
+}
+
+function progressReporter(
+  rule: Rule,
+  target: { acted: readonly number[]; matched: readonly number[] },
+  run: RuleRun,
+) {
+  return (action: number, done: number) =>
+    run.onProgress?.({
+      ruleset: run.ruleset.name,
+      rule: rule.name,
+      matched: target.matched.length,
+      acted: target.acted.length,
+      action,
+      actions: rule.actions.length,
+      actionType: action > 0 ? Object.keys(rule.actions[action - 1] ?? {})[0] : undefined,
+      done,
+    });
+}
+
+/** A webhook that failed for some messages fails its rule (after acting on the rest). */
+function deliveryFailure(failed: readonly MessageProblem[], acted: number): ErrorSummary | undefined {
+  if (failed.length === 0) return undefined;
+  return {
+    error: `${failed.length} of ${acted} messages failed: ${failed[0]?.reason}`,
+    errorType: 'DeliveryError',
+  };
+}
+
+async function sampleMessages(session: ImapSession, uids: readonly number[]): Promise<MessageSample[]> {
+  if (uids.length === 0) return [];
+  const { messages } = await session.fetch(uids.slice(0, DRY_RUN_SAMPLE_SIZE), {
+    envelope: true,
+    internalDate: true,
+  });
+  return messages.map((message) => ({
+    uid: message.uid,
+    date: message.internalDate ? new Date(message.internalDate).toISOString() : undefined,
+    from: message.envelope?.from?.map((a) => a.address ?? a.name ?? '').join(', '),
+    subject: message.envelope?.subject,
+  }));
+}

@@ -1,0 +1,119 @@
+import type { ListResponse } from 'imapflow';
+import { encodePath, normalizePath } from 'imapflow/lib/tools.js';
+import { ImapActionError, MailboxNotFoundError } from '../errors.ts';
+import { atom, execChecked } from './exec.ts';
+import { isNonexistent, toActionError } from './imap-errors.ts';
+import type { SessionCore } from './session-core.ts';
+
+export interface MailboxInfo {
+  readonly path: string;
+  readonly uidValidity: bigint;
+  readonly exists: number;
+  readonly readOnly: boolean;
+  /** PERMANENTFLAGS; contains `\*` when any new keyword can be stored. */
+  readonly permanentFlags: ReadonlySet<string>;
+}
+
+/**
+ * SELECTs (or, read-only, EXAMINEs) a mailbox; the server then guarantees a read-only run changes nothing.
+ * @throws MailboxNotFoundError when the mailbox does not exist.
+ */
+export async function openMailbox(core: SessionCore, path: string, readOnly: boolean): Promise<MailboxInfo> {
+  const { client } = core;
+  const current = client.mailbox;
+  if (!current || current.path !== path || Boolean(current.readOnly) !== readOnly) {
+    core.saved.forget(); // RFC 5182 §2.1: SELECT and EXAMINE reset `$`
+    try {
+      await client.mailboxOpen(path, { readOnly });
+    } catch (error) {
+      const failure = toActionError(readOnly ? 'EXAMINE' : 'SELECT', error);
+      if (isNonexistent(failure)) {
+        throw new MailboxNotFoundError(`mailbox ${JSON.stringify(path)} does not exist`, { cause: error });
+      }
+      throw failure;
+    }
+  }
+  const mailbox = client.mailbox;
+  if (!mailbox) throw new ImapActionError(readOnly ? 'EXAMINE' : 'SELECT', { status: 'no mailbox selected' });
+  return {
+    path: mailbox.path,
+    uidValidity: BigInt(mailbox.uidValidity),
+    exists: mailbox.exists,
+    readOnly: Boolean(mailbox.readOnly),
+    permanentFlags: new Set(mailbox.permanentFlags ?? []),
+  };
+}
+
+/**
+ * `STATUS` of UIDNEXT and UIDVALIDITY (RFC 3501 §6.3.10); undefined when the mailbox does not exist. Sent
+ * raw: imapflow's status() follows a NO with a LIST and reports other failures as `false`.
+ */
+export async function mailboxStatus(
+  core: SessionCore,
+  path: string,
+): Promise<{ uidNext: number; uidValidity: bigint } | undefined> {
+  const values = new Map<string, string>();
+  const collect = async (untagged: { attributes?: unknown[] }) => {
+    const list = untagged.attributes?.[1];
+    if (!Array.isArray(list)) return;
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const key = (list[i] as { value?: unknown }).value;
+      const value = (list[i + 1] as { value?: unknown }).value;
+      if (typeof key === 'string' && typeof value === 'string') values.set(key.toUpperCase(), value);
+    }
+  };
+  try {
+    await execChecked(
+      core.client,
+      'STATUS',
+      [atom(encoded(core, path)), [atom('UIDNEXT'), atom('UIDVALIDITY')]],
+      {
+        untagged: { STATUS: collect },
+      },
+    );
+  } catch (error) {
+    if (isNonexistent(error)) return undefined;
+    throw error;
+  }
+  const uidNext = Number(values.get('UIDNEXT'));
+  const uidValidity = values.get('UIDVALIDITY');
+  if (!Number.isInteger(uidNext) || uidNext < 1 || !uidValidity || !/^\d+$/.test(uidValidity)) {
+    throw new ImapActionError('STATUS', { status: 'no UIDNEXT and UIDVALIDITY in the answer' });
+  }
+  return { uidNext, uidValidity: BigInt(uidValidity) };
+}
+
+/**
+ * `CREATE`, then `SUBSCRIBE` unless told not to (so that clients showing subscribed folders show it); an
+ * existing mailbox ([ALREADYEXISTS]) counts as success.
+ */
+export async function createMailbox(
+  core: SessionCore,
+  path: string,
+  options: { subscribe?: boolean } = {},
+): Promise<void> {
+  try {
+    if (options.subscribe === false) {
+      await execChecked(core.client, 'CREATE', [atom(encoded(core, path))]);
+    } else {
+      await core.client.mailboxCreate(path);
+    }
+  } catch (error) {
+    const failure = toActionError('CREATE', error);
+    if (!(failure instanceof ImapActionError) || failure.responseCode !== 'ALREADYEXISTS') throw failure;
+  }
+}
+
+/** `LIST` of every mailbox. */
+export async function listMailboxes(core: SessionCore): Promise<ListResponse[]> {
+  try {
+    return await core.client.list();
+  } catch (error) {
+    throw toActionError('LIST', error);
+  }
+}
+
+/** A mailbox name as the server writes it: the namespace applied, modified UTF-7 (RFC 3501 §5.1.3), quoted. */
+export function encoded(core: SessionCore, path: string): string {
+  return encodePath(core.client, normalizePath(core.client, path));
+}

@@ -1,0 +1,29 @@
+import { chunkUidSet } from './uid-set.ts';
+
+/**
+ * The UIDs of the last SEARCH saved on the server as `$` (RFC 5182 SEARCHRES), while `$` still names exactly
+ * them: forgotten when another mailbox is selected (SELECT and EXAMINE reset `$`, RFC 5182 §2.1) and once
+ * messages left the mailbox (moved or expunged).
+ */
+export class SavedResult {
+  private uids: readonly number[] | undefined;
+
+  remember(uids: readonly number[]): void {
+    this.uids = uids;
+  }
+
+  forget(): void {
+    this.uids = undefined;
+  }
+
+  /** Whether `uids` are exactly the saved result, so that `$` names them. */
+  names(uids: readonly number[]): boolean {
+    const saved = this.uids;
+    return saved !== undefined && saved.length === uids.length && saved.every((uid, i) => uid === uids[i]);
+  }
+
+  /** The UID sets to send for `uids`: `$` when it names exactly them, else ranges chunked by line length. */
+  uidSets(uids: readonly number[]): string[] {
+    return this.names(uids) ? ['$'] : chunkUidSet(uids);
+  }
+}

@@ -1,0 +1,37 @@
+import type { SearchObject } from 'imapflow';
+import { ImapActionError } from '../errors.ts';
+import { toActionError } from './imap-errors.ts';
+import type { SessionCore } from './session-core.ts';
+import { expandUidSetAtMost } from './uid-set.ts';
+
+/**
+ * `UID SEARCH` in the selected mailbox; UIDs ascending. With `save`, on a server with SEARCHRES and ESEARCH,
+ * the result is also kept on the server as `$` (`RETURN (SAVE ALL)`, RFC 5182), and later commands on exactly
+ * these UIDs send `$`: one short line, whatever the number of matches.
+ * @throws ImapActionError
+ */
+export async function searchUids(
+  core: SessionCore,
+  query: SearchObject,
+  options: { save?: boolean } = {},
+): Promise<number[]> {
+  const { client, wire } = core;
+  wire.lastWarning = undefined;
+  if (options.save && client.capabilities.has('SEARCHRES') && client.capabilities.has('ESEARCH')) {
+    // SAVE is not among imapflow's typed return options, but it passes them through as written.
+    const result = await client.search(query, {
+      uid: true,
+      returnOptions: ['SAVE', 'ALL'] as unknown as ['ALL'],
+    });
+    if (!result || Array.isArray(result)) throw toActionError('UID SEARCH', wire.lastWarning);
+    // A result can name no more messages than the mailbox holds; a server claiming more is broken or hostile.
+    const uids = result.all ? expandUidSetAtMost(result.all, client.mailbox ? client.mailbox.exists : 0) : [];
+    if (!uids) throw new ImapActionError('UID SEARCH', { status: 'a result larger than the mailbox' });
+    const sorted = uids.sort((a, b) => a - b);
+    core.saved.remember(sorted);
+    return [...sorted];
+  }
+  const result = await client.search(query, { uid: true });
+  if (!result) throw toActionError('UID SEARCH', wire.lastWarning);
+  return [...(result as number[])].sort((a, b) => a - b);
+}
