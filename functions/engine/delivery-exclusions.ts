@@ -3,7 +3,6 @@ import type { Match, Rule } from '../rules/schema.ts';
 import type { AccountState } from './account-state.ts';
 import { stepOf } from './actions/index.ts';
 import type { FlagChange } from './actions/types.ts';
-import { compileSearch } from './compile-search.ts';
 
 /** An action that marks the messages it finished (a webhook with dedupe), and the flag changes after it. */
 export interface DeliveryMark {
@@ -41,8 +40,10 @@ export function withoutFinished(match: Match, marks: readonly DeliveryMark[]): M
 }
 
 /**
- * Leaves out of `candidates` the messages finished under marks the mailbox cannot store as keywords (Exchange
- * Online): delivered by the state store's record, and carrying what the later actions leave (one SEARCH).
+ * Leaves out of `candidates` the messages finished under `marks`, on the client: delivered (the state store's
+ * record, or the keyword on the message) and carrying what the later actions leave (from one FETCH of FLAGS).
+ * For servers that cannot store the keywords (Exchange Online), where SEARCH KEYWORD is refused, and for dry
+ * runs, whose EXAMINEd mailbox does not tell whether keywords can be stored.
  */
 export async function dropFinished(
   session: ImapSession,
@@ -51,18 +52,23 @@ export async function dropFinished(
   marks: readonly DeliveryMark[],
   candidates: readonly number[],
 ): Promise<number[]> {
+  const { messages } = await session.fetch(candidates, { flags: true });
+  const flagsOf = new Map(messages.map((message) => [message.uid, message.flags ?? new Set<string>()]));
   let left = [...candidates];
   for (const mark of marks) {
     const delivered = await state.deliveries(mailbox, mark.keyword).load({ refresh: false });
-    const laterDone = laterAllDone(mark);
-    const done = laterDone
-      ? new Set(
-          await session.searchUids(compileSearch(laterDone, { now: new Date(), hasWithin: false }).search),
-        )
-      : undefined;
-    left = left.filter((uid) => !(delivered.has(uid) && (done === undefined || done.has(uid))));
+    left = left.filter((uid) => {
+      const flags = flagsOf.get(uid) ?? new Set<string>();
+      return !((delivered.has(uid) || flags.has(mark.keyword)) && laterDone(mark, flags));
+    });
   }
   return left;
+}
+
+/** Whether `flags` carry what the actions after the mark leave: every flag added, none removed. */
+function laterDone(mark: DeliveryMark, flags: ReadonlySet<string>): boolean {
+  const has = (flag: string) => [...flags].some((each) => each.toLowerCase() === flag.toLowerCase());
+  return mark.later.every((change) => change.add.every(has) && !change.remove.some(has));
 }
 
 function laterNotDone(mark: DeliveryMark): Match[] {
@@ -70,16 +76,6 @@ function laterNotDone(mark: DeliveryMark): Match[] {
     ...change.add.map((flag) => flagMatch(flag, false)),
     ...change.remove.map((flag) => flagMatch(flag, true)),
   ]);
-}
-
-/** What the later actions leave, as one match; undefined when they change no flag. */
-function laterAllDone(mark: DeliveryMark): Match | undefined {
-  const conditions = mark.later.flatMap((change) => [
-    ...change.add.map((flag) => flagMatch(flag, true)),
-    ...change.remove.map((flag) => flagMatch(flag, false)),
-  ]);
-  if (conditions.length === 0) return undefined;
-  return conditions.reduce((all, condition) => andMatch(all, condition));
 }
 
 /** The match for "carries `flag`" (true) or "lacks it" (false): system flags by their keys, others as keywords. */

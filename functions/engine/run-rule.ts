@@ -66,7 +66,7 @@ export async function runRule(
     now: run.now,
     state: run.state,
     heldBack,
-    canStore: facts.canStore,
+    searchesKeyword: (keyword) => !run.dryRun && session.canStore(keyword),
   });
   // Oldest first: the rest wait for the next run, which picks up where this one stopped.
   const acted = matched.slice(0, rule.limit);

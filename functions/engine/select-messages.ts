@@ -26,13 +26,16 @@ export async function selectMessages(
     readonly now: Date;
     readonly state: AccountState;
     readonly heldBack: ReadonlySet<number>;
-    /** Whether the mailbox keeps a keyword: where it does, SEARCH leaves out what a webhook finished. */
-    readonly canStore: (flag: string) => boolean;
+    /**
+     * Whether SEARCH can leave out what a webhook finished: a real run on a mailbox that keeps the keyword.
+     * Elsewhere the client does (dropFinished).
+     */
+    readonly searchesKeyword: (keyword: string) => boolean;
   },
 ): Promise<Selection> {
   const marks = deliveryMarks(rule);
-  const storable = marks.filter((mark) => context.canStore(mark.keyword));
-  const unstorable = marks.filter((mark) => !context.canStore(mark.keyword));
+  const storable = marks.filter((mark) => context.searchesKeyword(mark.keyword));
+  const unstorable = marks.filter((mark) => !context.searchesKeyword(mark.keyword));
   const compiled = compileSearch(withoutFinished(rule.match, storable), {
     now: context.now,
     hasWithin: session.hasCapability('WITHIN'),

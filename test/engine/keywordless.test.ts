@@ -41,7 +41,7 @@ after(async () => {
 async function run(
   user: string,
   ruleset: Ruleset,
-  options: { state: ReturnType<typeof testState>; fault?: Fault },
+  options: { state: ReturnType<typeof testState>; fault?: Fault; dryRun?: boolean },
 ) {
   proxy.arm(options.fault ?? { kind: 'none' });
   const summary = await runRuleset(
@@ -49,7 +49,7 @@ async function run(
     { ...dovecot.account(user), port: proxy.port },
     {
       state: options.state,
-      dryRun: false,
+      dryRun: options.dryRun ?? false,
       timeouts: FAST,
     },
   );
@@ -90,6 +90,11 @@ describe('a server that cannot store keywords (Exchange-like)', () => {
       assert.equal(summary.rules[0]?.acted, round === 0 ? 2 : 0, `round ${round}`);
     }
     assert.equal(receiver.requests.length - posted, 2);
+    // A dry run cannot see whether keywords are kept (EXAMINE): it asks the server for none, and predicts the same.
+    const dry = await run(user, ruleset, { state, dryRun: true });
+    assert.equal(dry.summary.rules[0]?.error, undefined, dry.summary.rules[0]?.error);
+    assert.ok(!dry.statuses.includes('BAD'), dry.commands.join(' | '));
+    assert.equal(dry.summary.rules[0]?.matched, 0);
     const mailboxes = await dovecot.mailboxState(user);
     assert.deepEqual(idsIn(mailboxes, 'INBOX', '\\Flagged'), ['a1', 'a2']);
     assert.deepEqual(idsIn(mailboxes, 'INBOX', '$mailsift-fwd-fwd'), [], 'no keyword was stored');

@@ -227,6 +227,23 @@ describe('webhook action (real Dovecot, real HTTP receiver)', () => {
     assert.equal(receiver.requests.length, 1);
   });
 
+  it('a dry run after a real run predicts what the next real run does: nothing more to post', async () => {
+    const user = seedAlerts(2);
+    const ruleset = rulesetOf(`rules:
+  - name: fwd
+    match: { from: monitoring@ }
+    actions: [{ webhook: { url: '${receiver.url}', attempts: 1 } }, { addFlags: ['\\Flagged'] }]
+`);
+    const account = dovecot.account(user);
+    const first = await runRuleset(ruleset, account, { state: stateStore, dryRun: false });
+    assert.equal(first.rules[0]?.acted, 3);
+    // EXAMINE shows no PERMANENTFLAGS: the dry run leaves out what was finished on the client.
+    const dry = await runRuleset(ruleset, account, { state: stateStore, dryRun: true });
+    const real = await runRuleset(ruleset, account, { state: stateStore, dryRun: false });
+    assert.deepEqual([dry.rules[0]?.matched, real.rules[0]?.matched], [0, 0]);
+    assert.equal(receiver.requests.length, 3);
+  });
+
   it('posts nothing in a dry run', async () => {
     const user = seedAlerts(2);
     const before = await dovecot.mailboxState(user);

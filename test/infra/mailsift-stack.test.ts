@@ -60,7 +60,7 @@ describe('MailsiftStack', () => {
     }
   });
 
-  it('keeps the runs\' state in one DynamoDB table: pk/sk, TTL, point-in-time recovery, encrypted, retained', () => {
+  it("keeps the runs' state in one DynamoDB table: pk/sk, TTL, point-in-time recovery, encrypted, retained", () => {
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
     template.hasResource('AWS::DynamoDB::GlobalTable', {
       DeletionPolicy: 'Retain',
@@ -81,7 +81,7 @@ describe('MailsiftStack', () => {
     });
   });
 
-  it('lets each function read and write the state table\'s items, and nothing else of it', () => {
+  it("lets each function read and write the state table's items, and nothing else of it", () => {
     const table = { 'Fn::GetAtt': [Match.stringLikeRegexp('^StateTable'), 'Arn'] };
     const accounts = new Set(rulesets.map((ruleset) => ruleset.account));
     const policies = template.findResources('AWS::IAM::Policy', {
