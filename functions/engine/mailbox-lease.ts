@@ -39,39 +39,25 @@ export async function acquireMailboxLease(
   const clock = options.now ?? Date.now;
   const token = randomUUID();
   const expiresAt = clock() + options.durationMs;
-  const { host, boot, pid, started } = thisProcess();
-  const fields = {
-    token,
-    expires: new Date(expiresAt).toISOString(),
-    host,
-    boot,
-    pid: String(pid),
-    started: String(started),
-    rulesets: options.rulesets.join(','),
-  };
   // Known here before the server shows the ticket: another run of this process that reads it meanwhile must
   // see it live, or it would take it for a dead one (and go ahead of it, or delete it).
   LEASES_HELD_HERE.add(token);
   try {
-    await session.appendMessage(LEASE_MAILBOX, ticketMessage(options.account, fields, new Date(clock())), [
-      '\\Seen',
-    ]);
+    const message = ticketMessage(
+      options.account,
+      ticketFields(token, expiresAt, options.rulesets),
+      new Date(clock()),
+    );
+    await session.appendMessage(LEASE_MAILBOX, message, ['\\Seen']);
     await session.openMailbox(LEASE_MAILBOX, false);
     const tickets = parseTickets(await session.fetchEvery({ headers: [TICKET_HEADER.toLowerCase()] }));
-    const ours = tickets.find((ticket) => ticket.token === token);
-    const now = clock();
-    const dead = tickets.filter((ticket) => ticket.token !== token && !isLive(ticket, now));
-    const ahead = tickets.find(
-      (ticket) => ticket.token !== token && ours && ticket.uid < ours.uid && isLive(ticket, now),
-    );
+    const { ours, ahead, dead } = standing(tickets, token, clock());
     if (!ours || ahead) {
       if (ours) await session.removeOwnMessages([ours.uid]);
-      LEASES_HELD_HERE.delete(token);
-      if (!ahead) {
+      if (!ahead)
         throw new LeaseError(
           `the ticket this run appended to ${LEASE_MAILBOX} is not there; nothing was changed`,
         );
-      }
       throw new AccountBusyError(
         options.account,
         describeHolder(ahead),
@@ -95,6 +81,30 @@ export async function acquireMailboxLease(
     LEASES_HELD_HERE.delete(token);
     throw error;
   }
+}
+
+function ticketFields(token: string, expiresAt: number, rulesets: readonly string[]): Record<string, string> {
+  const { host, boot, pid, started } = thisProcess();
+  return {
+    token,
+    expires: new Date(expiresAt).toISOString(),
+    host,
+    boot,
+    pid: String(pid),
+    started: String(started),
+    rulesets: rulesets.join(','),
+  };
+}
+
+/** Our ticket, the live ticket ahead of it if any (it holds the account), and the dead ones to clean up. */
+function standing(tickets: readonly Ticket[], token: string, now: number) {
+  const ours = tickets.find((ticket) => ticket.token === token);
+  const others = tickets.filter((ticket) => ticket.token !== token);
+  return {
+    ours,
+    ahead: others.find((ticket) => ours && ticket.uid < ours.uid && isLive(ticket, now)),
+    dead: others.filter((ticket) => !isLive(ticket, now)),
+  };
 }
 
 /**
