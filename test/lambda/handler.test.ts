@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RulesetSummary } from '../../functions/engine/run.ts';
 import { loadRulesets } from '../../functions/rules/load.ts';
@@ -127,6 +127,13 @@ const plan = (summary: RulesetSummary) =>
   summary.rules.map((r) => [r.name, r.mailbox, r.matched, r.acted, r.actions, r.error]);
 
 describe('Lambda bundle', () => {
+  it('carries no zod: the rulesets were validated at build time, and action schemas are built by the loader only', () => {
+    const dir = dirname(bundleFile);
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.mjs'))) {
+      assert.doesNotMatch(readFileSync(join(dir, file), 'utf8'), /ZodError|\$ZodType/, file);
+    }
+  });
+
   it('runs a scheduled ruleset like the CLI does, reading each parameter once across warm invocations', async () => {
     const invocation = await invokeBundle([{ ruleset: 'inbox' }, { ruleset: 'inbox' }]);
     const [first, second] = invocation.results;
