@@ -27,14 +27,18 @@ export interface HandlerDependencies {
   /** The IMAP account this function serves (one function per account); its rulesets only. */
   readonly account?: string;
   readonly secrets: ParameterStoreSecrets;
-  /** Where runs remember leases, copies, deliveries and expunges: the stack's DynamoDB table. */
-  readonly state: StateStore;
+  /**
+   * Where runs remember leases, copies, deliveries and expunges: the stack's DynamoDB table. Made on the first
+   * invocation (and kept for the warm ones), so that a missing setting fails that invocation, not the import.
+   */
+  readonly state: () => StateStore;
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
 
 /** Builds the handler; `handler` below is it with the bundled rulesets and Parameter Store. */
 export function createHandler(deps: HandlerDependencies) {
+  let store: StateStore | undefined;
   return async (
     event: ScheduledEvent,
     context: Pick<Context, 'getRemainingTimeInMillis'>,
@@ -51,9 +55,11 @@ export function createHandler(deps: HandlerDependencies) {
       );
     }
     const account = await deps.secrets.loadAccount(ruleset.account);
+    store ??= deps.state();
+    const state = store;
     const summary = await runRuleset(ruleset, account, {
       dryRun: false,
-      state: deps.state,
+      state,
       secrets: deps.secrets.resolver,
       shouldStop: () => context.getRemainingTimeInMillis() < TIME_MARGIN_MS,
       // The lease ends when Lambda would end the run anyway: a run it kills blocks the next one no longer.
@@ -103,7 +109,7 @@ export const handler = createHandler({
   rulesets: typeof __MAILSIFT_RULESETS__ === 'undefined' ? {} : __MAILSIFT_RULESETS__,
   account: process.env.MAILSIFT_ACCOUNT,
   secrets: parameterStoreSecrets({ prefix: process.env.MAILSIFT_PARAMETER_PREFIX ?? '/mailsift' }),
-  state: new DynamoDbStateStore(new DynamoDBClient({}), stateTable(process.env)),
+  state: () => new DynamoDbStateStore(new DynamoDBClient({}), stateTable(process.env)),
   logger: new Logger({ serviceName: 'mailsift' }),
   metrics: new Metrics({ namespace: 'mailsift', serviceName: 'mailsift' }),
 });

@@ -82,7 +82,12 @@ interface Invocation {
 }
 
 /** Imports the bundle in a fresh process and invokes its handler once per event. */
-async function invokeBundle(events: unknown[], remainingMs = 300_000, ssmUrl = ssm.url): Promise<Invocation> {
+async function invokeBundle(
+  events: unknown[],
+  remainingMs = 300_000,
+  ssmUrl = ssm.url,
+  stateTableName = stateTable,
+): Promise<Invocation> {
   const script = `
     const { handler } = await import(${JSON.stringify(bundleFile)});
     const context = { getRemainingTimeInMillis: () => ${remainingMs} };
@@ -98,7 +103,7 @@ async function invokeBundle(events: unknown[], remainingMs = 300_000, ssmUrl = s
       ...process.env,
       AWS_ENDPOINT_URL_SSM: ssmUrl,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      MAILSIFT_STATE_TABLE: stateTable,
+      MAILSIFT_STATE_TABLE: stateTableName,
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -241,6 +246,16 @@ describe('Lambda bundle', () => {
     } finally {
       await badSsm.close();
     }
+  });
+
+  it('imports without the state table setting; an invocation then fails saying what is missing', async () => {
+    const invocation = await invokeBundle([{ ruleset: 'inbox' }], 300_000, ssm.url, '');
+    assert.deepEqual(
+      invocation.results.map((r) => (r.ok ? 'ok' : `${r.name}: ${r.message}`)),
+      [
+        'MailsiftError: MAILSIFT_STATE_TABLE is not set: deploy with the mailsift stack, which creates the state table',
+      ],
+    );
   });
 
   it('stops cleanly as incomplete when the time budget is nearly spent', async () => {
