@@ -23,6 +23,7 @@ const USAGE = `Usage:
                                                 lease and the copy journal (only if nothing else runs the
                                                 account; a cut run may then copy twice)
   mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
+  mailsift help                                 print this
 
 Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON). Rule files' { parameter: /name }
 references (webhook URLs and secrets) come from --parameters FILE or $MAILSIFT_PARAMETERS, a map of name to value.

@@ -94,13 +94,13 @@ describe('deliverWebhook', () => {
     }
   });
 
-  it('signs the body so that the verification code in the README accepts it', async () => {
+  it('signs the body so that the verification code in docs/webhooks.md accepts it', async () => {
     receiver.requests.length = 0;
     receiver.respondWith(200);
     await deliverWebhook(request({ secret: 'shh' }));
     const received = receiver.requests[0];
     assert.ok(received);
-    const verify = await readmeVerify();
+    const verify = await docsVerify();
     const header = String(received.headers['x-mailsift-signature']);
     assert.equal(verify('shh', header, received.body), true);
     assert.equal(verify('wrong', header, received.body), false);
@@ -108,12 +108,12 @@ describe('deliverWebhook', () => {
   });
 });
 
-/** The `verify` function from the README's "Verifying the signature", run as a user would copy it. */
-async function readmeVerify(): Promise<(secret: string, header: string, body: string) => boolean> {
-  const readme = readFileSync('README.md', 'utf8');
-  const section = readme.slice(readme.indexOf('**Verifying the signature.**'));
+/** The `verify` function from docs/webhooks.md's "Verifying the signature", run as a user would copy it. */
+async function docsVerify(): Promise<(secret: string, header: string, body: string) => boolean> {
+  const page = readFileSync('docs/webhooks.md', 'utf8');
+  const section = page.slice(page.indexOf('**Verifying the signature.**'));
   const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
-  assert.ok(code, 'README has no js block after "Verifying the signature"');
+  assert.ok(code, 'docs/webhooks.md has no js block after "Verifying the signature"');
   const file = join(mkdtempSync(join(tmpdir(), 'mailsift-readme-')), 'verify.mjs');
   writeFileSync(file, `${code}\nexport { verify };\n`);
   return ((await import(file)) as { verify: (secret: string, header: string, body: string) => boolean })
