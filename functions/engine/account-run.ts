@@ -1,3 +1,4 @@
+import { ImapConnectError } from '../errors.ts';
 import { DEFAULT_TIMEOUTS, type ImapAccount, ImapSession, type SessionTimeouts } from '../imap/session.ts';
 import type { Ruleset } from '../rules/schema.ts';
 import { mapSecretResolver, type SecretResolver } from '../secrets/resolve.ts';
@@ -42,10 +43,10 @@ export interface AccountJob {
   readonly account: ImapAccount;
 }
 
-interface OpenAccount {
-  readonly session: ImapSession;
-  readonly lease?: AccountLease;
-}
+/** The account's connection and lease, or why there is none (for every ruleset still to run). */
+type Account =
+  | { readonly open: true; readonly session: ImapSession; readonly lease?: AccountLease }
+  | { readonly open: false; readonly why: unknown };
 
 /**
  * Runs the rulesets of one account, in order, on one connection and under one lease: connect and log in once
@@ -61,55 +62,64 @@ export async function runAccount(
   const summaries: RulesetSummary[] = [];
   const removedByEarlier = new Map<string, Set<number>>();
   const names = jobs.map((job) => job.ruleset.name);
-  let opened: OpenAccount | unknown = await openAccount(jobs, options, names);
+  let account = await openAccount(jobs, options, names);
   let reopened = false;
+  // A session's first ruleset counts its connection and login too.
+  let countFrom = 0;
   for (const [index, job] of jobs.entries()) {
     const started = Date.now();
     const base = summaryBase(job.ruleset, options);
-    if (!(opened instanceof Opened)) {
-      summaries.push(notStarted(base, started, opened));
+    if (!account.open) {
+      summaries.push(notStarted(base, started, account.why));
       report(summaries.at(-1) as RulesetSummary);
       continue;
     }
-    const { session, lease } = opened;
-    const commandsBefore = index === 0 ? 0 : session.commands.length;
+    const { session } = account;
     const outcome = await runRulesetRules(
       job.ruleset,
-      {
-        session,
-        state: accountState(options.state, accountScope(job.account), { leaseToken: lease?.token }),
-        dryRun: options.dryRun,
-        now: options.now ?? new Date(started),
-        secrets: options.secrets ?? mapSecretResolver(process.env),
-        shouldStop: stopBeforeLeaseEnds(options.shouldStop, lease),
-        onProgress: options.onProgress,
-      },
+      ruleRun(job, options, account, started),
       removedByEarlier,
     );
     const last = index === jobs.length - 1;
-    if (outcome.lost || last) await closeAccount(opened);
-    if (outcome.lost && !last && !reopened) {
-      reopened = true;
-      opened = await openAccount(jobs.slice(index + 1), options, names);
-    }
+    if (outcome.lost || last) await closeAccount(account);
     summaries.push({
       ...base,
       durationMs: Date.now() - started,
       rules: outcome.rules,
-      imapCommands: session.commands.length - commandsBefore,
+      imapCommands: session.commands.length - countFrom,
       ...(outcome.incomplete ? { incomplete: true } : {}),
       ...outcome.lost,
     });
     report(summaries.at(-1) as RulesetSummary);
+    countFrom = session.commands.length;
+    if (outcome.lost && !last) {
+      // Once: a connection lost twice is not tried a third time in this run.
+      account = reopened
+        ? { open: false, why: new ImapConnectError(outcome.lost.error) }
+        : await openAccount(jobs.slice(index + 1), options, names);
+      reopened = true;
+      countFrom = 0;
+    }
   }
   return summaries;
 }
 
-class Opened implements OpenAccount {
-  constructor(
-    readonly session: ImapSession,
-    readonly lease?: AccountLease,
-  ) {}
+/** What the rules of one ruleset run with, on the open account. */
+function ruleRun(
+  job: AccountJob,
+  options: RunOptions,
+  account: Extract<Account, { open: true }>,
+  started: number,
+) {
+  return {
+    session: account.session,
+    state: accountState(options.state, accountScope(job.account), { leaseToken: account.lease?.token }),
+    dryRun: options.dryRun,
+    now: options.now ?? new Date(started),
+    secrets: options.secrets ?? mapSecretResolver(process.env),
+    shouldStop: stopBeforeLeaseEnds(options.shouldStop, account.lease),
+    onProgress: options.onProgress,
+  };
 }
 
 function summaryBase(ruleset: Ruleset, options: RunOptions): SummaryBase {
@@ -121,15 +131,19 @@ function summaryBase(ruleset: Ruleset, options: RunOptions): SummaryBase {
   };
 }
 
-/** Connects and, for a real run, takes the account lease; returns why not otherwise (the session closed again). */
-async function openAccount(jobs: readonly AccountJob[], options: RunOptions, rulesets: readonly string[]) {
+/** Connects and, for a real run, takes the account lease; or why not (the session closed again). */
+async function openAccount(
+  jobs: readonly AccountJob[],
+  options: RunOptions,
+  rulesets: readonly string[],
+): Promise<Account> {
   const first = jobs[0];
-  if (!first) return new Error('no rulesets');
+  if (!first) return { open: false, why: new Error('no rulesets') };
   let session: ImapSession;
   try {
     session = await ImapSession.connect(first.account, options.timeouts ?? DEFAULT_TIMEOUTS);
   } catch (error) {
-    return error;
+    return { open: false, why: error };
   }
   // A dry run EXAMINEs only: it cannot get in a real run's way.
   const mode = options.dryRun ? 'none' : (options.lease ?? 'state');
@@ -139,21 +153,21 @@ async function openAccount(jobs: readonly AccountJob[], options: RunOptions, rul
     durationMs: options.leaseMs ?? DEFAULT_LEASE_MS,
   };
   try {
-    if (mode === 'none') return new Opened(session);
-    if (mode === 'mailbox') return new Opened(session, await acquireMailboxLease(session, leaseOptions));
-    return new Opened(
-      session,
-      await acquireStateLease(options.state, accountScope(first.account), leaseOptions),
-    );
+    if (mode === 'none') return { open: true, session };
+    const lease =
+      mode === 'mailbox'
+        ? await acquireMailboxLease(session, leaseOptions)
+        : await acquireStateLease(options.state, accountScope(first.account), leaseOptions);
+    return { open: true, session, lease };
   } catch (error) {
     await session.close();
-    return error;
+    return { open: false, why: error };
   }
 }
 
-async function closeAccount(opened: OpenAccount): Promise<void> {
-  await opened.lease?.release();
-  await opened.session.close();
+async function closeAccount(account: Extract<Account, { open: true }>): Promise<void> {
+  await account.lease?.release();
+  await account.session.close();
 }
 
 /** `shouldStop`, also true once the lease is about to run out. */

@@ -64,10 +64,13 @@ export async function acquireMailboxLease(
         new Date(ahead.expiresAt).toISOString(),
       );
     }
+    let released = false;
     return {
       token,
       expiresAt: new Date(expiresAt),
       release: async () => {
+        if (released) return;
+        released = true;
         LEASES_HELD_HERE.delete(token);
         try {
           await session.openMailbox(LEASE_MAILBOX, false);

@@ -98,15 +98,7 @@ export async function acquireStateLease(
         expectedVersion: current?.version ?? 0,
         expiresAt: holder.expiresAt,
       });
-      return {
-        token: holder.token,
-        expiresAt: new Date(holder.expiresAt),
-        release: async () => {
-          LEASES_HELD_HERE.delete(holder.token);
-          // Only our own writing: once expired, the record may be another run's.
-          await store.delete(key, { expectedVersion: version }).catch(() => undefined);
-        },
-      };
+      return heldLease(store, key, holder, version, clock);
     } catch (error) {
       LEASES_HELD_HERE.delete(holder.token);
       // Another run wrote in between: read again, once, to say who holds the account now.
@@ -115,4 +107,34 @@ export async function acquireStateLease(
         throw new LeaseError(`the lease of account ${options.account} kept changing while taking it`);
     }
   }
+}
+
+/**
+ * The lease as its holder sees it. Released once, by writing over our own record (and only ours) one that has
+ * expired already: versions keep counting up, so a later holder's record is never taken for ours, as it could
+ * be after a delete (the next record would start again at version 1).
+ */
+function heldLease(
+  store: StateStore,
+  key: string,
+  holder: LeaseHolder,
+  version: number,
+  clock: () => number,
+): AccountLease {
+  let released = false;
+  return {
+    token: holder.token,
+    expiresAt: new Date(holder.expiresAt),
+    release: async () => {
+      if (released) return;
+      released = true;
+      LEASES_HELD_HERE.delete(holder.token);
+      const now = clock();
+      await store
+        .put(key, { ...holder, expiresAt: now }, { expectedVersion: version, expiresAt: now })
+        .catch(() => {
+          // Taken over after our expiry, or the store is gone: the record dies with its expiry either way.
+        });
+    },
+  };
 }

@@ -124,6 +124,17 @@ describe('acquireStateLease', () => {
     await second.release();
   });
 
+  it('a lease released twice frees the account once: the second release leaves a later holder alone', async () => {
+    const store = new MemoryStateStore();
+    const first = await acquireStateLease(store, 'scope', options());
+    await first.release();
+    const second = await acquireStateLease(store, 'scope', options());
+    await first.release();
+    assert.equal((await store.get<LeaseHolder>('scope/lease'))?.value.token, second.token);
+    await assert.rejects(acquireStateLease(store, 'scope', options()), AccountBusyError);
+    await second.release();
+  });
+
   it('of runs racing for a free account, exactly one gets it', async () => {
     const store = new MemoryStateStore();
     const results = await Promise.allSettled(
