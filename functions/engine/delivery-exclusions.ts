@@ -51,23 +51,29 @@ export async function dropFinished(
   state: AccountState,
   marks: readonly DeliveryMark[],
   candidates: readonly number[],
+  options: { readonly refresh: boolean },
 ): Promise<number[]> {
   const { messages } = await session.fetch(candidates, { flags: true });
   const flagsOf = new Map(messages.map((message) => [message.uid, message.flags ?? new Set<string>()]));
   let left = [...candidates];
   for (const mark of marks) {
-    const delivered = await state.deliveries(mailbox, mark.keyword).load({ refresh: false });
+    const delivered = await state.deliveries(mailbox, mark.keyword).load(options);
     left = left.filter((uid) => {
-      const flags = flagsOf.get(uid) ?? new Set<string>();
-      return !((delivered.has(uid) || flags.has(mark.keyword)) && laterDone(mark, flags));
+      const has = carries(flagsOf.get(uid));
+      return !((delivered.has(uid) || has(mark.keyword)) && laterDone(mark, has));
     });
   }
   return left;
 }
 
-/** Whether `flags` carry what the actions after the mark leave: every flag added, none removed. */
-function laterDone(mark: DeliveryMark, flags: ReadonlySet<string>): boolean {
-  const has = (flag: string) => [...flags].some((each) => each.toLowerCase() === flag.toLowerCase());
+/** Flag names compare without regard to case (RFC 3501 §2.3.2 defines them as atoms, and servers fold them). */
+function carries(flags: ReadonlySet<string> | undefined): (flag: string) => boolean {
+  const folded = new Set([...(flags ?? [])].map((flag) => flag.toLowerCase()));
+  return (flag) => folded.has(flag.toLowerCase());
+}
+
+/** Whether the message carries what the actions after the mark leave: every flag added, none removed. */
+function laterDone(mark: DeliveryMark, has: (flag: string) => boolean): boolean {
   return mark.later.every((change) => change.add.every(has) && !change.remove.some(has));
 }
 

@@ -67,6 +67,7 @@ export async function runRule(
     state: run.state,
     heldBack,
     searchesKeyword: (keyword) => !run.dryRun && session.canStore(keyword),
+    refreshDeliveries: !run.dryRun,
   });
   // Oldest first: the rest wait for the next run, which picks up where this one stopped.
   const acted = matched.slice(0, rule.limit);

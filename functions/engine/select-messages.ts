@@ -31,6 +31,8 @@ export async function selectMessages(
      * Elsewhere the client does (dropFinished).
      */
     readonly searchesKeyword: (keyword: string) => boolean;
+    /** A real run keeps the delivery records it reads from expiring; a dry run writes nothing. */
+    readonly refreshDeliveries: boolean;
   },
 ): Promise<Selection> {
   const marks = deliveryMarks(rule);
@@ -43,7 +45,9 @@ export async function selectMessages(
   const found = await session.searchUids(compiled.search, { save: true });
   let candidates = found.filter((uid) => !context.heldBack.has(uid));
   if (unstorable.length > 0 && candidates.length > 0) {
-    candidates = await dropFinished(session, mailbox, context.state, unstorable, candidates);
+    candidates = await dropFinished(session, mailbox, context.state, unstorable, candidates, {
+      refresh: context.refreshDeliveries,
+    });
   }
   if (!compiled.check || !compiled.fetch || candidates.length === 0)
     return { matched: candidates, skipped: [] };

@@ -8,7 +8,10 @@ export interface Delivered {
   split(
     messages: readonly FetchMessageObject[],
   ): Promise<{ deliveredBefore: number[]; toPost: FetchMessageObject[] }>;
-  /** Records a 2xx: in the state store first (every server), then as the keyword where the mailbox keeps it. */
+  /**
+   * Records a 2xx: in the state store first (every server), then as the keyword where the mailbox keeps it. A
+   * failed state write still gets the keyword, which then records the delivery alone; without one it throws.
+   */
   record(uid: number): Promise<void>;
   /** A lost connection ends the rule; any other recording failure is a failed delivery. */
   rethrowIfConnectionLost(error: unknown): void;
@@ -49,8 +52,12 @@ export async function openDeliveries(
       };
     },
     record: async (uid) => {
-      await log.add(uid);
+      const written = await log.add(uid).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       if (storable) await session.storeFlags([uid], 'add', [keyword]);
+      else if (written !== undefined) throw written;
     },
     rethrowIfConnectionLost: (error) => {
       if (error instanceof ImapConnectError) throw error;

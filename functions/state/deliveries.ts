@@ -1,9 +1,15 @@
 import { expandUidSet, toRanges } from '../imap/uid-set.ts';
 import { keySegment, type StateStore, stateKey } from './store.ts';
 
-/** A delivery record lives this long after its last write; a read rewrites it once it is REFRESH_MS old. */
+/** A delivery record lives this long after its last write; a real run rewrites one it reads at REFRESH_MS old. */
 const RECORD_LIFETIME_MS = 400 * 24 * 60 * 60_000;
 const REFRESH_MS = 30 * 24 * 60 * 60_000;
+
+/**
+ * UIDs per record: each record holds the deliveries of one block of UIDs, so that none outgrows what a store
+ * takes (DynamoDB items are at most 400 KB; 10,000 scattered UIDs as ranges are about 60 KB).
+ */
+const UIDS_PER_RECORD = 10_000;
 
 interface StoredDeliveries {
   /** UID ranges, `1:5,9`. */
@@ -11,20 +17,26 @@ interface StoredDeliveries {
   readonly writtenAt: number;
 }
 
+/** One block's record: what it holds, what its last write stored, and the write in flight. */
+interface Block {
+  readonly uids: Set<number>;
+  written: ReadonlySet<number>;
+  writtenAt: number;
+  writing: Promise<void>;
+}
+
 /**
  * The messages of one mailbox (at one UIDVALIDITY) that a webhook delivered under one delivery keyword: what the
  * keyword records on the server, kept in the state store as well, so that servers that cannot store keywords
  * (Exchange Online's PERMANENTFLAGS have no `\*`) post each message once too, and a cut between the server's
- * keyword STORE and its answer costs nothing. Writes after each 2xx; concurrent adds share one write.
+ * keyword STORE and its answer costs nothing. Writes after each 2xx; adds that arrive together share a write.
  */
 export class DeliveryLog {
   private readonly store: StateStore;
-  private readonly key: string;
+  private readonly prefix: string;
   private readonly now: () => number;
-  private delivered: Set<number> | undefined;
-  /** What the last write stored. */
-  private written = new Set<number>();
-  private writing: Promise<void> = Promise.resolve();
+  private loading: Promise<Map<number, Block>> | undefined;
+  private refreshed = false;
 
   constructor(
     store: StateStore,
@@ -33,49 +45,77 @@ export class DeliveryLog {
     now: () => number = Date.now,
   ) {
     this.store = store;
-    this.key = stateKey(
+    this.prefix = stateKey(
       scope,
       'deliveries',
       keySegment(where.mailbox),
       where.uidValidity.toString(),
       keySegment(where.keyword),
+      '',
     );
     this.now = now;
   }
 
-  /** The UIDs delivered so far. `refresh`: a real run keeps a record it reads from expiring. */
+  /** The UIDs delivered so far. `refresh`: a real run keeps the records it reads from expiring. */
   async load(options: { readonly refresh: boolean }): Promise<ReadonlySet<number>> {
-    if (this.delivered) return this.delivered;
-    const record = await this.store.get<StoredDeliveries>(this.key);
-    this.delivered = new Set(expandUidSet(record?.value.uids ?? ''));
-    this.written = new Set(this.delivered);
-    if (record && options.refresh && this.now() - record.value.writtenAt > REFRESH_MS) await this.write();
-    return this.delivered;
+    const blocks = await this.blocks();
+    if (options.refresh && !this.refreshed) {
+      this.refreshed = true;
+      for (const [index, block] of blocks) {
+        if (this.now() - block.writtenAt > REFRESH_MS) await this.write(index, block);
+      }
+    }
+    return new Set([...blocks.values()].flatMap((block) => [...block.uids]));
   }
 
   /** Records that `uid` was delivered; resolves once a write that includes it is durable. */
   async add(uid: number): Promise<void> {
-    const delivered = this.delivered ?? new Set(await this.load({ refresh: false }));
-    this.delivered = delivered;
-    delivered.add(uid);
-    // One write at a time, each writing everything added so far: four posts finishing together cost two writes.
-    const write = this.writing
+    const blocks = await this.blocks();
+    const index = Math.floor(uid / UIDS_PER_RECORD);
+    const block = blocks.get(index) ?? {
+      uids: new Set(),
+      written: new Set(),
+      writtenAt: 0,
+      writing: Promise.resolve(),
+    };
+    blocks.set(index, block);
+    block.uids.add(uid);
+    // One write at a time per block, each writing everything added so far: posts finishing together share one.
+    const write = block.writing
       .catch(() => undefined)
-      .then(() => (this.written.has(uid) ? undefined : this.write()));
-    this.writing = write;
+      .then(() => (block.written.has(uid) ? undefined : this.write(index, block)));
+    block.writing = write;
     await write;
   }
 
-  private async write(): Promise<void> {
-    const snapshot = new Set(this.delivered);
+  /** Every block's record, read once however many callers ask at the same time. */
+  private blocks(): Promise<Map<number, Block>> {
+    this.loading ??= this.store.list<StoredDeliveries>(this.prefix).then((records) => {
+      const blocks = new Map<number, Block>();
+      for (const record of records) {
+        const uids = new Set(expandUidSet(record.value.uids ?? ''));
+        const index = Number(record.key.slice(this.prefix.length));
+        blocks.set(index, {
+          uids,
+          written: new Set(uids),
+          writtenAt: record.value.writtenAt,
+          writing: Promise.resolve(),
+        });
+      }
+      return blocks;
+    });
+    return this.loading;
+  }
+
+  private async write(index: number, block: Block): Promise<void> {
+    const snapshot = new Set(block.uids);
     const writtenAt = this.now();
     await this.store.put(
-      this.key,
+      `${this.prefix}${index}`,
       { uids: toRanges(snapshot).join(','), writtenAt } satisfies StoredDeliveries,
-      {
-        expiresAt: writtenAt + RECORD_LIFETIME_MS,
-      },
+      { expiresAt: writtenAt + RECORD_LIFETIME_MS },
     );
-    this.written = snapshot;
+    block.written = snapshot;
+    block.writtenAt = writtenAt;
   }
 }

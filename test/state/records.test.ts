@@ -142,6 +142,27 @@ describe('the delivery log', () => {
     assert.equal((await new DeliveryLog(store, 'acct', where).load({ refresh: false })).size, 6);
   });
 
+  it('adds made before anything was read are all durable when they resolve (one shared read)', async () => {
+    const store = new MemoryStateStore();
+    const log = new DeliveryLog(store, 'acct', where);
+    await Promise.all([log.add(1), log.add(2), log.add(3)]);
+    assert.deepEqual(
+      [...(await new DeliveryLog(store, 'acct', where).load({ refresh: false }))].sort(),
+      [1, 2, 3],
+    );
+  });
+
+  it('keeps one record per block of 10,000 UIDs, so that none outgrows a DynamoDB item', async () => {
+    const store = new MemoryStateStore();
+    const log = new DeliveryLog(store, 'acct', where);
+    for (const uid of [5, 9_999, 10_000, 123_456]) await log.add(uid);
+    assert.equal((await store.list('acct/deliveries/')).length, 3);
+    assert.deepEqual(
+      [...(await new DeliveryLog(store, 'acct', where).load({ refresh: false }))].sort((a, b) => a - b),
+      [5, 9_999, 10_000, 123_456],
+    );
+  });
+
   it('a real run keeps an old record from expiring by writing it again', async () => {
     let now = 1_700_000_000_000;
     const store = new CountingStore({ now: () => now });
