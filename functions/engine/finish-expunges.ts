@@ -1,5 +1,5 @@
 import type { ImapSession, MailboxInfo } from '../imap/session.ts';
-import { toRanges } from '../imap/uid-set.ts';
+import { chunkUidSet } from '../imap/uid-set.ts';
 import type { AccountState } from './account-state.ts';
 
 /**
@@ -17,7 +17,9 @@ export async function finishInterruptedExpunges(
   const pending = state.pendingExpunges(mailbox);
   const uids = await pending.pending();
   if (uids.length === 0) return 0;
-  const still = await session.searchUids({ deleted: true, uid: toRanges(uids).join(',') });
+  const still: number[] = [];
+  // One SEARCH per chunk: a long, scattered record must not become a line the server refuses.
+  for (const set of chunkUidSet(uids)) still.push(...(await session.searchUids({ deleted: true, uid: set })));
   await session.expungeExactly(still);
   await pending.done();
   return still.length;

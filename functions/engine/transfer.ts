@@ -36,9 +36,13 @@ export async function copyOnce(context: ActionContext, target: string): Promise<
 export async function moveOnce(context: ActionContext, target: string): Promise<void> {
   const { session, uids } = context;
   if (session.hasCapability('MOVE')) return await session.moveMessages(uids, target);
-  const { toCopy } = await writeDown(context, target);
-  if (toCopy.length > 0) await session.copyMessages(toCopy, target);
-  await expungeOnce(context, uids);
+  requireSafeRemoval('move', { hasMove: false, hasUidPlus: session.hasCapability('UIDPLUS') });
+  // Chunk by chunk, each copied and expunged before the next: a cut leaves at most one chunk half done.
+  for (const chunk of session.chunks(uids)) {
+    const { toCopy } = await writeDown({ ...context, uids: chunk }, target);
+    if (toCopy.length > 0) await session.copyMessages(toCopy, target);
+    await expungeOnce(context, chunk);
+  }
 }
 
 /**
@@ -47,6 +51,7 @@ export async function moveOnce(context: ActionContext, target: string): Promise<
  * the next run (finish-expunges.ts).
  */
 export async function expungeOnce(context: ActionContext, uids: readonly number[]): Promise<void> {
+  requireSafeRemoval('expunge', { hasMove: false, hasUidPlus: context.session.hasCapability('UIDPLUS') });
   const pending = context.state.pendingExpunges(context.mailbox);
   await pending.record(uids);
   await context.session.markDeleted(uids);

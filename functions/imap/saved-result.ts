@@ -1,4 +1,4 @@
-import { chunkUidSet } from './uid-set.ts';
+import { chunkUidSet, chunkUids } from './uid-set.ts';
 
 /**
  * The UIDs of the last SEARCH saved on the server as `$` (RFC 5182 SEARCHRES), while `$` still names exactly
@@ -25,5 +25,10 @@ export class SavedResult {
   /** The UID sets to send for `uids`: `$` when it names exactly them, else ranges chunked by line length. */
   uidSets(uids: readonly number[]): string[] {
     return this.names(uids) ? ['$'] : chunkUidSet(uids);
+  }
+
+  /** `uids` in the chunks their UID sets take on the wire: all at once when `$` names them. */
+  chunksOf(uids: readonly number[]): (readonly number[])[] {
+    return this.names(uids) ? [uids] : chunkUids(uids);
   }
 }

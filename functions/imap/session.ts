@@ -53,6 +53,14 @@ export class ImapSession {
     return openMailbox(this.core, path, readOnly);
   }
 
+  /**
+   * `uids` in the chunks one command line takes (all at once when `$` names them), for work that must finish a
+   * chunk before it starts the next.
+   */
+  chunks(uids: readonly number[]): (readonly number[])[] {
+    return this.core.saved.chunksOf(uids);
+  }
+
   /** Whether the selected mailbox keeps `flag` (PERMANENTFLAGS lists it, or `\*` for any keyword). */
   canStore(flag: string): boolean {
     return canStore(this.core, flag);
