@@ -14,7 +14,9 @@ const STALE_LOCK_MS = 30_000;
  * Runs `work` while holding a lock named `name` that excludes every other process of this machine, and that the
  * kernel frees when its holder dies, even by SIGKILL: on Linux an abstract Unix socket bound to the name
  * (unix(7): a second bind gets EADDRINUSE; the name disappears with the last socket). Elsewhere a lock
- * directory, taken over once it is STALE_LOCK_MS old.
+ * directory, taken over once it is STALE_LOCK_MS old. Abstract sockets are per network namespace: processes that
+ * share a state directory must share one (one host, or one container); separate containers need separate
+ * directories, or the DynamoDB store.
  * @throws StateStoreError when the lock cannot be had in LOCK_WAIT_MS.
  */
 export async function withFileLock<T>(name: string, work: () => Promise<T>): Promise<T> {

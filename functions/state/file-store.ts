@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { withFileLock } from './file-lock.ts';
@@ -13,6 +13,7 @@ import {
 } from './store.ts';
 
 const RECORD_SUFFIX = '.json';
+const TEMPORARY_SUFFIX = '.tmp';
 
 /**
  * Expired files are deleted once they have been expired this long, as DynamoDB's TTL deletes items within a day
@@ -144,7 +145,7 @@ export class FileStateStore implements StateStore {
 
   private async writeAtomically(key: string, content: RecordFile): Promise<void> {
     const path = this.pathOf(key);
-    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    const temporary = `${path}.${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`;
     try {
       await this.makeDirectory(dirname(path));
       const file = await open(temporary, 'wx', 0o600);
@@ -162,7 +163,10 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  /** Creates the directories down to `path`, each 0700 (chmod too: mkdir's mode is narrowed by the umask only). */
+  /**
+   * Creates the missing directories down to `path`, each 0700 (chmod too: mkdir's mode is narrowed by the umask
+   * only). A directory that exists already is left as it is: `--state ~` must not change the home directory.
+   */
   private async makeDirectory(path: string): Promise<void> {
     if (this.madeDirectories.has(path)) return;
     const relative = path.slice(this.root.length).split('/').filter(Boolean);
@@ -170,8 +174,8 @@ export class FileStateStore implements StateStore {
     for (const part of ['', ...relative]) {
       current = part ? join(current, part) : current;
       if (this.madeDirectories.has(current)) continue;
-      await mkdir(current, { recursive: true, mode: 0o700 });
-      await chmod(current, 0o700);
+      const created = await mkdir(current, { recursive: true, mode: 0o700 });
+      if (created !== undefined) await chmod(current, 0o700);
       this.madeDirectories.add(current);
     }
   }
@@ -189,8 +193,19 @@ export class FileStateStore implements StateStore {
       if (entry.isDirectory()) keys.push(...(await this.keysUnder(`${folder}${entry.name}/`)));
       else if (entry.name.endsWith(RECORD_SUFFIX))
         keys.push(`${folder}${entry.name.slice(0, -RECORD_SUFFIX.length)}`);
+      else if (entry.name.endsWith(TEMPORARY_SUFFIX)) await this.removeStaleTemporary(folder, entry.name);
     }
     return keys;
+  }
+
+  /** A temporary file a writer killed between open and rename left behind; never one still being written. */
+  private async removeStaleTemporary(folder: string, name: string): Promise<void> {
+    const path = join(this.root, ...folder.split('/').filter(Boolean), name);
+    const age = await stat(path).then(
+      (info) => Date.now() - info.mtimeMs,
+      () => 0,
+    );
+    if (age > SWEEP_AFTER_MS) await unlink(path).catch(() => undefined);
   }
 
   private failure(what: string, key: string, error: unknown): StateStoreError {

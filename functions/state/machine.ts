@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 /** Which process holds something: enough to tell, on its own machine, whether that process still runs. */
@@ -9,12 +9,18 @@ export interface ProcessIdentity {
   readonly pid: number;
   /** The process's start time in clock ticks since boot (/proc/PID/stat), against a reused pid; 0 unknown. */
   readonly started: number;
+  /**
+   * Its pid namespace (`/proc/self/ns/pid`), empty where unknown: two containers on one host share host name and
+   * boot id, but a pid means something else in each.
+   */
+  readonly namespace?: string;
 }
 
 /** Facts about this machine that decide whether a process identity is still alive. */
 export interface Machine {
   readonly host: string;
   readonly boot: string;
+  readonly namespace: string;
   /** Whether `pid` runs now and, where `started` is known, is the process that started then. */
   isRunning(pid: number, started: number): boolean;
   /** Whether this process holds the lease `token` now (it may have written one it has lost track of). */
@@ -32,7 +38,13 @@ let cached: ProcessIdentity | undefined;
 /** This process, as it writes itself into leases. */
 export function thisProcess(): ProcessIdentity {
   if (!cached) {
-    cached = { host: hostname(), boot: bootId(), pid: process.pid, started: startTicks(process.pid) };
+    cached = {
+      host: hostname(),
+      boot: bootId(),
+      pid: process.pid,
+      started: startTicks(process.pid),
+      namespace: pidNamespace(),
+    };
   }
   return cached;
 }
@@ -44,6 +56,9 @@ export const THIS_MACHINE: Machine = {
   },
   get boot() {
     return thisProcess().boot;
+  },
+  get namespace() {
+    return thisProcess().namespace ?? '';
   },
   isRunning(pid: number, started: number): boolean {
     try {
@@ -67,9 +82,18 @@ export function mayStillHold(
   machine: Machine,
 ): boolean {
   if (holder.host !== machine.host || holder.boot !== machine.boot) return true;
+  if (holder.namespace && machine.namespace && holder.namespace !== machine.namespace) return true;
   if (holder.pid <= 0) return true;
   if (holder.pid === process.pid) return machine.holdsHere(holder.token);
   return machine.isRunning(holder.pid, holder.started);
+}
+
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
 }
 
 function bootId(): string {

@@ -18,6 +18,7 @@ function machineWith(running: readonly number[], held: readonly string[] = []): 
   return {
     host: me.host,
     boot: me.boot,
+    namespace: me.namespace ?? '',
     isRunning: (pid) => running.includes(pid),
     holdsHere: (token) => held.includes(token),
   };
@@ -52,6 +53,9 @@ describe('holdsAccount', () => {
   });
   it('a lease written before a reboot holds until it expires (pids are per boot)', () => {
     assert.equal(holdsAccount(holder({ boot: 'earlier-boot' }), now, machineWith([])), true);
+  });
+  it('a lease of another pid namespace (another container on this host) holds until it expires', () => {
+    assert.equal(holdsAccount(holder({ namespace: 'pid:[1]' }), now, machineWith([])), true);
   });
   it('a lease of this very process holds only while this process still holds that token', () => {
     const own = holder({ pid: process.pid, token: 'mine' });

@@ -3,7 +3,7 @@
  * DynamoDB (the real SDK client against dynalite on 127.0.0.1).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -112,3 +112,23 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('FileStateStore', () => {
+  it('leaves an existing directory as it is, and makes what it adds 0700 and 0600', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mailsift-existing-'));
+    chmodSync(root, 0o755);
+    const store = new FileStateStore(root);
+    await store.put('acct/lease', 1);
+    assert.equal(statSync(root).mode & 0o777, 0o755);
+    assert.equal(statSync(join(root, 'acct')).mode & 0o777, 0o700);
+    assert.equal(statSync(join(root, 'acct', 'lease.json')).mode & 0o777, 0o600);
+  });
+
+  it('says which file is not a record, and how to start it afresh', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mailsift-broken-'));
+    const store = new FileStateStore(root);
+    await store.put('acct/lease', 1);
+    writeFileSync(join(root, 'acct', 'lease.json'), '{"truncated');
+    await assert.rejects(store.get('acct/lease'), /lease\.json is not a mailsift record .*move it away/);
+  });
+});
