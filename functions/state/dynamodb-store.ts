@@ -99,9 +99,13 @@ export class DynamoDbStateStore implements StateStore {
                   ExpressionAttributeValues: { ':now': { N: String(this.now()) } },
                 }
               : {
-                  ConditionExpression: '#version = :expected',
-                  ExpressionAttributeNames: { '#version': 'version' },
-                  ExpressionAttributeValues: { ':expected': { N: String(expected) } },
+                  ConditionExpression:
+                    '#version = :expected AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)',
+                  ExpressionAttributeNames: { '#version': 'version', '#expiresAt': 'expiresAt' },
+                  ExpressionAttributeValues: {
+                    ':expected': { N: String(expected) },
+                    ':now': { N: String(this.now()) },
+                  },
                 }),
         }),
       ),

@@ -87,6 +87,11 @@ for (const backend of BACKENDS) {
       // Absent for compare-and-set too, yet not version 1 again: a reader holding version 1 cannot win.
       assert.equal(await store.put('acct/x', 'new', { expectedVersion: 0 }), 2);
       await assert.rejects(store.put('acct/x', 'late', { expectedVersion: 1 }), StateConflictError);
+      // A delete by version sees expiry too: an expired record is absent, whatever its version.
+      await store.put('acct/y', 'old', { expiresAt: time.now() + 1000 });
+      time.advance(1000);
+      await assert.rejects(store.delete('acct/y', { expectedVersion: 1 }), StateConflictError);
+      await store.delete('acct/y', { expectedVersion: 0 });
     });
 
     it('lists by prefix, within one account only, sorted by key', async () => {
