@@ -194,6 +194,18 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
+/** After a cut: every message no rule matched is as seeded, and no matched message is gone (unless expunged). */
+function assertNothingLost(
+  where: string,
+  scenario: Scenario,
+  seeded: Map<string, string[]>,
+  afterCut: Map<string, string[]>,
+): void {
+  for (const id of UNMATCHED) assert.deepEqual(afterCut.get(id), seeded.get(id), `${where}: ${id} untouched`);
+  if (scenario.removesForGood) return;
+  for (const id of MATCHED) assert.ok((afterCut.get(id) ?? []).length >= 1, `${where}: ${id} still exists`);
+}
+
 /**
  * Webhooks: every matched message was posted; a second time only when its POST got a 2xx in the cut run and
  * the keyword STORE that records the delivery never reached the server (the documented window).
@@ -256,13 +268,7 @@ describe('a connection cut at every command boundary', () => {
           const failed = cut.summary.error ?? cut.summary.rules[0]?.error;
           if (fault.at < logoutAt) assert.ok(failed, `${where}: the run reports the failure`);
 
-          const afterCut = await endState(server, user);
-          for (const id of UNMATCHED)
-            assert.deepEqual(afterCut.get(id), seeded.get(id), `${where}: ${id} untouched`);
-          if (!scenario.removesForGood) {
-            for (const id of MATCHED)
-              assert.ok((afterCut.get(id) ?? []).length >= 1, `${where}: ${id} still exists`);
-          }
+          assertNothingLost(where, scenario, seeded, await endState(server, user));
 
           const rerun = await run(server, user, ruleset, { kind: 'none' });
           assert.equal(
@@ -336,13 +342,7 @@ describe('a state write cut at every point (file and DynamoDB)', () => {
             await run(server, user, rulesetHere, { kind: 'none' }, faulty);
             const where = `${cut.when} state write ${cut.at} (${faulty.writes[cut.at - 1]})`;
             assert.ok(faulty.struck, `${where}: the cut struck`);
-            const afterCut = await endState(server, user);
-            for (const id of UNMATCHED)
-              assert.deepEqual(afterCut.get(id), seeded.get(id), `${where}: ${id} untouched`);
-            if (!scenario.removesForGood) {
-              for (const id of MATCHED)
-                assert.ok((afterCut.get(id) ?? []).length >= 1, `${where}: ${id} still exists`);
-            }
+            assertNothingLost(where, scenario, seeded, await endState(server, user));
             const cutPosts = posts.payloads().map((payload) => Number(payload.uid));
             const recorded = await recordedDeliveries(state, server, user);
             const rerun = await run(server, user, rulesetHere, { kind: 'none' }, state);

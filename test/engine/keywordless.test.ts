@@ -56,6 +56,15 @@ async function run(
   return { summary, commands: [...proxy.commands()], statuses: [...proxy.statuses()] };
 }
 
+/** Alerts posted to the receiver, then flagged: the flag is what the rule leaves on a finished message. */
+function forwardThenFlag(): Ruleset {
+  return rulesetOf(`rules:
+  - name: fwd
+    match: { from: monitoring@ }
+    actions: [{ webhook: { url: '${receiver.url}', attempts: 1 } }, { addFlags: ['\\Flagged'] }]
+`);
+}
+
 function seed(messages: { id: string; from: string; subject?: string }[]): string {
   const user = dovecot.addUser();
   dovecot.seed(
@@ -75,11 +84,7 @@ describe('a server that cannot store keywords (Exchange-like)', () => {
       { id: 'p1', from: 'friend@home.test' },
       { id: 'a2', from: 'monitoring@ops.test' },
     ]);
-    const ruleset = rulesetOf(`rules:
-  - name: fwd
-    match: { from: monitoring@ }
-    actions: [{ webhook: { url: '${receiver.url}', attempts: 1 } }, { addFlags: ['\\Flagged'] }]
-`);
+    const ruleset = forwardThenFlag();
     const state = testState();
     const posted = receiver.requests.length;
     for (let round = 0; round < 3; round++) {
@@ -104,11 +109,7 @@ describe('a server that cannot store keywords (Exchange-like)', () => {
   it('a delivered message whose later action was lost is passed on, not posted again', async () => {
     const alerts = [{ id: 'a1', from: 'monitoring@ops.test' }];
     const user = seed(alerts);
-    const ruleset = rulesetOf(`rules:
-  - name: fwd
-    match: { from: monitoring@ }
-    actions: [{ webhook: { url: '${receiver.url}', attempts: 1 } }, { addFlags: ['\\Flagged'] }]
-`);
+    const ruleset = forwardThenFlag();
     const state = testState();
     const reference = await run(seed(alerts), ruleset, { state: testState() });
     const storeAt = reference.commands.findIndex((line) => / UID STORE .*\\Flagged/.test(line)) + 1;
