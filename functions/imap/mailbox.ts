@@ -1,4 +1,4 @@
-import type { ListResponse } from 'imapflow';
+import type { ListOptions, ListResponse } from 'imapflow';
 import { encodePath, normalizePath } from 'imapflow/lib/tools.js';
 import { ImapActionError, MailboxNotFoundError } from '../errors.ts';
 import { atom, execChecked } from './exec.ts';
@@ -84,8 +84,10 @@ export async function mailboxStatus(
 }
 
 /**
- * `CREATE`, then `SUBSCRIBE` unless told not to (so that clients showing subscribed folders show it); an
- * existing mailbox ([ALREADYEXISTS]) counts as success.
+ * `CREATE`, then `SUBSCRIBE` unless told not to (so that clients showing subscribed folders show it). A mailbox
+ * that exists already counts as success: [ALREADYEXISTS] (RFC 5530) says so, and after any other refusal a LIST
+ * tells, since servers say it in words of their own (Cyrus "Mailbox already exists", Courier "Cannot create this
+ * folder.") and another client may have created it a moment before us.
  */
 export async function createMailbox(
   core: SessionCore,
@@ -100,14 +102,23 @@ export async function createMailbox(
     }
   } catch (error) {
     const failure = toActionError('CREATE', error);
-    if (!(failure instanceof ImapActionError) || failure.responseCode !== 'ALREADYEXISTS') throw failure;
+    if (!(failure instanceof ImapActionError)) throw failure;
+    if (failure.responseCode === 'ALREADYEXISTS' || (await mailboxExists(core, path))) return;
+    throw failure;
   }
 }
 
+/** Whether `path` is a mailbox now (one `LIST`, without the LSUB imapflow would add). */
+async function mailboxExists(core: SessionCore, path: string): Promise<boolean> {
+  const wanted = normalizePath(core.client, path);
+  const mailboxes = await listMailboxes(core, { listOnly: true });
+  return mailboxes.some((mailbox) => mailbox.path === wanted);
+}
+
 /** `LIST` of every mailbox. */
-export async function listMailboxes(core: SessionCore): Promise<ListResponse[]> {
+export async function listMailboxes(core: SessionCore, options: ListOptions = {}): Promise<ListResponse[]> {
   try {
-    return await core.client.list();
+    return await core.client.list(options);
   } catch (error) {
     throw toActionError('LIST', error);
   }
