@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ImapActionError } from '../errors.ts';
 import type { ImapSession } from '../imap/session.ts';
 import {
   AccountBusyError,
@@ -82,6 +83,15 @@ export async function acquireMailboxLease(
     };
   } catch (error) {
     LEASES_HELD_HERE.delete(token);
+    // A failure of our own mailbox names it: the user did not ask for it, and has to find it to fix it.
+    if (error instanceof ImapActionError) {
+      throw new LeaseError(
+        `the lease mailbox ${JSON.stringify(LEASE_MAILBOX)} could not be used: ${error.message}`,
+        {
+          cause: error,
+        },
+      );
+    }
     throw error;
   }
 }

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { LEASE_MAILBOX } from '../../functions/engine/mailbox-lease.ts';
 import { hasFailed, runRuleset } from '../../functions/engine/run.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
 import { testState } from '../helpers/state.ts';
@@ -173,6 +174,34 @@ describe('the account lease in the mailbox', () => {
     });
     const mailboxes = await dovecot.doveadm('mailbox', 'list', '-u', fresh);
     assert.doesNotMatch(mailboxes, new RegExp(LEASE_MAILBOX), 'a dry run creates nothing');
+  });
+
+  it('a lease mailbox the server refuses is named in the error, and nothing is changed', async () => {
+    const proxy = await startFaultProxy({
+      target: dovecot.imapPort,
+      tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
+      behaviour: {
+        answer: (tag, line) =>
+          / APPEND /.test(line) ? `${tag} NO [OVERQUOTA] Quota exceeded\r\n` : undefined,
+      },
+    });
+    try {
+      proxy.arm({ kind: 'none' });
+      const user = userWith(dovecot, []);
+      const summary = await runRuleset(
+        FLAG_ALERTS,
+        { ...dovecot.account(user), port: proxy.port },
+        { state: stateStore, lease: 'mailbox', dryRun: false },
+      );
+      assert.equal(summary.errorType, 'LeaseError');
+      assert.match(
+        summary.error ?? '',
+        /^the lease mailbox "mailsift-lease" could not be used: APPEND failed with NO \[OVERQUOTA\]/,
+      );
+      assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Done'), []);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('creates the lease mailbox on the first run without subscribing it, and leaves it empty', async () => {
