@@ -24,7 +24,8 @@ export function requireSafeRemoval(
  * written down first so that a cut after it cannot make the next run copy twice.
  */
 export async function copyOnce(context: ActionContext, target: string): Promise<void> {
-  const { toCopy } = await writeDown(context, target);
+  const toCopy = await notCopiedYet(context, target);
+  await writeDown(context, target, toCopy);
   if (toCopy.length > 0) await context.session.copyMessages(toCopy, target);
 }
 
@@ -37,10 +38,13 @@ export async function moveOnce(context: ActionContext, target: string): Promise<
   const { session, uids } = context;
   if (session.hasCapability('MOVE')) return await session.moveMessages(uids, target);
   requireSafeRemoval('move', { hasMove: false, hasUidPlus: session.hasCapability('UIDPLUS') });
+  // Copies found once for all the UIDs: each copy stands for one original, twins in two chunks included.
+  const toCopy = new Set(await notCopiedYet(context, target));
   // Chunk by chunk, each copied and expunged before the next: a cut leaves at most one chunk half done.
   for (const chunk of session.chunks(uids)) {
-    const { toCopy } = await writeDown({ ...context, uids: chunk }, target);
-    if (toCopy.length > 0) await session.copyMessages(toCopy, target);
+    const copying = chunk.filter((uid) => toCopy.has(uid));
+    await writeDown(context, target, copying);
+    if (copying.length > 0) await session.copyMessages(copying, target);
     await expungeOnce(context, chunk);
   }
 }
@@ -59,17 +63,24 @@ export async function expungeOnce(context: ActionContext, uids: readonly number[
   await pending.done();
 }
 
+/** The copy journal's scope for this action. */
+function scopeOf(context: ActionContext, target: string) {
+  return { ruleset: context.ruleset.name, rule: context.rule.name, source: context.mailbox, target };
+}
+
 /**
- * Splits the context's UIDs into those an earlier run already copied to `target` and those still to copy, and
- * writes the latter down before they are copied. Without a journal (no lease: `--no-lease`) all are to copy.
+ * Of the context's UIDs, those no cut-short earlier run of this rule copied to `target` already (all of them
+ * without a journal: `--no-lease`).
  */
-async function writeDown(context: ActionContext, target: string): Promise<{ toCopy: readonly number[] }> {
-  const { session, uids, state } = context;
-  const journal = state.copyJournal;
-  if (!journal) return { toCopy: uids };
-  const scope = { ruleset: context.ruleset.name, rule: context.rule.name, source: context.mailbox, target };
-  const copied = await alreadyCopied(session, journal, scope, uids);
-  const toCopy = uids.filter((uid) => !copied.has(uid));
-  if (toCopy.length > 0) await recordCopy(session, journal, scope, toCopy);
-  return { toCopy };
+async function notCopiedYet(context: ActionContext, target: string): Promise<number[]> {
+  const journal = context.state.copyJournal;
+  if (!journal) return [...context.uids];
+  const copied = await alreadyCopied(context.session, journal, scopeOf(context, target), context.uids);
+  return context.uids.filter((uid) => !copied.has(uid));
+}
+
+/** Writes down, before they are copied, that `uids` go to `target` (nothing without a journal). */
+async function writeDown(context: ActionContext, target: string, uids: readonly number[]): Promise<void> {
+  const journal = context.state.copyJournal;
+  if (journal && uids.length > 0) await recordCopy(context.session, journal, scopeOf(context, target), uids);
 }
