@@ -4,6 +4,9 @@ import { keySegment, type StateStore, stateKey } from './store.ts';
 /** An entry no run used up (its rule no longer matches those messages) expires after this long. */
 const ENTRY_LIFETIME_MS = 30 * 24 * 60 * 60_000;
 
+/** UIDs per entry: 10,000 scattered UIDs as ranges are about 60 KB, well inside a DynamoDB item (400 KB). */
+const UIDS_PER_ENTRY = 10_000;
+
 /** Which copies: one rule of one ruleset, from one mailbox (at one UIDVALIDITY) to another. */
 export interface CopyScope {
   readonly ruleset: string;
@@ -86,6 +89,16 @@ export class CopyJournal {
 
   /** Writes down that `uids` are about to be copied to `scope.target`, whose state before is `target`. */
   async record(
+    scope: CopyScope,
+    uids: readonly number[],
+    target: { readonly uidNext: number; readonly uidValidity: bigint } | undefined,
+  ): Promise<void> {
+    for (let start = 0; start < uids.length; start += UIDS_PER_ENTRY) {
+      await this.recordEntry(scope, uids.slice(start, start + UIDS_PER_ENTRY), target);
+    }
+  }
+
+  private async recordEntry(
     scope: CopyScope,
     uids: readonly number[],
     target: { readonly uidNext: number; readonly uidValidity: bigint } | undefined,

@@ -4,6 +4,9 @@ import { keySegment, type StateStore, stateKey } from './store.ts';
 /** A pending expunge nobody finished (its mailbox was deleted, say) is forgotten after this long. */
 const RECORD_LIFETIME_MS = 30 * 24 * 60 * 60_000;
 
+/** UIDs per record, so that none outgrows a DynamoDB item (400 KB): 10,000 scattered UIDs are about 60 KB. */
+const UIDS_PER_RECORD = 10_000;
+
 /**
  * The messages of one mailbox (at one UIDVALIDITY) that a run marked `\Deleted` to expunge them, written before
  * the STORE and deleted after the `UID EXPUNGE`: a run cut in between leaves the record, and the next run that
@@ -12,7 +15,7 @@ const RECORD_LIFETIME_MS = 30 * 24 * 60 * 60_000;
  */
 export class PendingExpunges {
   private readonly store: StateStore;
-  private readonly key: string;
+  private readonly prefix: string;
   private readonly now: () => number;
 
   constructor(
@@ -22,29 +25,27 @@ export class PendingExpunges {
     now: () => number = Date.now,
   ) {
     this.store = store;
-    this.key = stateKey(scope, 'expunges', keySegment(mailbox.path), mailbox.uidValidity.toString());
+    this.prefix = stateKey(scope, 'expunges', keySegment(mailbox.path), mailbox.uidValidity.toString(), '');
     this.now = now;
   }
 
   /** The UIDs an earlier run meant to expunge and may not have. */
   async pending(): Promise<number[]> {
-    const record = await this.store.get<{ uids: string }>(this.key);
-    return expandUidSet(record?.value.uids ?? '');
+    const records = await this.store.list<{ uids: string }>(this.prefix);
+    return records.flatMap((record) => expandUidSet(record.value.uids ?? ''));
   }
 
-  /** Writes down `uids` before they are marked `\Deleted`. */
+  /** Writes down `uids` before they are marked `\Deleted`, a record per UIDS_PER_RECORD of them. */
   async record(uids: readonly number[]): Promise<void> {
-    await this.store.put(
-      this.key,
-      { uids: toRanges(uids).join(',') },
-      {
-        expiresAt: this.now() + RECORD_LIFETIME_MS,
-      },
-    );
+    const expiresAt = this.now() + RECORD_LIFETIME_MS;
+    for (let start = 0; start < uids.length; start += UIDS_PER_RECORD) {
+      const part = toRanges(uids.slice(start, start + UIDS_PER_RECORD)).join(',');
+      await this.store.put(`${this.prefix}${start / UIDS_PER_RECORD}`, { uids: part }, { expiresAt });
+    }
   }
 
   /** The expunge happened. */
   async done(): Promise<void> {
-    await this.store.delete(this.key);
+    for (const record of await this.store.list(this.prefix)) await this.store.delete(record.key);
   }
 }
