@@ -30,13 +30,11 @@ export function deliveryMarks(rule: Rule): DeliveryMark[] {
  * delivered but whose later actions were interrupted still matches; the webhook passes it on unposted.
  */
 export function withoutFinished(match: Match, marks: readonly DeliveryMark[]): Match {
-  let result = match;
-  for (const mark of marks) {
-    // NOT finished = NOT keyword OR a flag not added yet OR a flag not removed yet
-    const unfinished: Match[] = [{ notKeyword: mark.keyword }, ...laterNotDone(mark)];
-    result = andMatch(result, unfinished.length === 1 ? (unfinished[0] as Match) : { any: unfinished });
-  }
-  return result;
+  if (marks.length === 0) return match;
+  // Left out only when finished under every mark (two webhooks: a message the first finished still goes to the
+  // second). NOT finished = for some mark: NOT its keyword, OR a flag not added yet, OR a flag not removed yet.
+  const unfinished = marks.flatMap((mark): Match[] => [{ notKeyword: mark.keyword }, ...laterNotDone(mark)]);
+  return andMatch(match, unfinished.length === 1 ? (unfinished[0] as Match) : { any: unfinished });
 }
 
 /**
@@ -55,15 +53,15 @@ export async function dropFinished(
 ): Promise<number[]> {
   const { messages } = await session.fetch(candidates, { flags: true });
   const flagsOf = new Map(messages.map((message) => [message.uid, message.flags ?? new Set<string>()]));
-  let left = [...candidates];
-  for (const mark of marks) {
-    const delivered = await state.deliveries(mailbox, mark.keyword).load(options);
-    left = left.filter((uid) => {
-      const has = carries(flagsOf.get(uid));
-      return !((delivered.has(uid) || has(mark.keyword)) && laterDone(mark, has));
-    });
-  }
-  return left;
+  const delivered: ReadonlySet<number>[] = [];
+  for (const mark of marks) delivered.push(await state.deliveries(mailbox, mark.keyword).load(options));
+  // Left out only when finished under every mark, as withoutFinished.
+  return candidates.filter((uid) => {
+    const has = carries(flagsOf.get(uid));
+    const finished = (mark: DeliveryMark, index: number) =>
+      (delivered[index]?.has(uid) || has(mark.keyword)) && laterDone(mark, has);
+    return !marks.every(finished);
+  });
 }
 
 /** Flag names compare without regard to case (RFC 3501 §2.3.2 defines them as atoms, and servers fold them). */

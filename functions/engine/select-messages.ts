@@ -36,16 +36,16 @@ export async function selectMessages(
   },
 ): Promise<Selection> {
   const marks = deliveryMarks(rule);
-  const storable = marks.filter((mark) => context.searchesKeyword(mark.keyword));
-  const unstorable = marks.filter((mark) => !context.searchesKeyword(mark.keyword));
-  const compiled = compileSearch(withoutFinished(rule.match, storable), {
+  // All marks on the server, or all on the client: a message is left out only when every mark finished it.
+  const searchable = marks.every((mark) => context.searchesKeyword(mark.keyword));
+  const compiled = compileSearch(withoutFinished(rule.match, searchable ? marks : []), {
     now: context.now,
     hasWithin: session.hasCapability('WITHIN'),
   });
   const found = await session.searchUids(compiled.search, { save: true });
   let candidates = found.filter((uid) => !context.heldBack.has(uid));
-  if (unstorable.length > 0 && candidates.length > 0) {
-    candidates = await dropFinished(session, mailbox, context.state, unstorable, candidates, {
+  if (!searchable && candidates.length > 0) {
+    candidates = await dropFinished(session, mailbox, context.state, marks, candidates, {
       refresh: context.refreshDeliveries,
     });
   }

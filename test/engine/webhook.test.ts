@@ -138,6 +138,39 @@ describe('webhook action (real Dovecot, real HTTP receiver)', () => {
     assert.match(String(a?.headers['x-mailsift-signature']), /^t=\d+,v1=[0-9a-f]{64}$/);
   });
 
+  it('two webhooks: a message the first delivered still reaches the second when the second failed at first', async () => {
+    const second = await startReceiver();
+    try {
+      const user = seedAlerts(2);
+      const ruleset = rulesetOf(`rules:
+  - name: both
+    match: { from: monitoring@, seen: false }
+    actions:
+      - webhook: { url: '${receiver.url}', attempts: 1, keyword: $to-first }
+      - webhook: { url: '${second.url}', attempts: 1, keyword: $to-second }
+`);
+      second.respondWith(500, 500);
+      const failed = await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
+      assert.equal(failed.rules[0]?.errorType, 'DeliveryError');
+      const retried = await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
+      assert.equal(retried.rules[0]?.error, undefined, retried.rules[0]?.error);
+      assert.equal(receiver.requests.length, 2, 'the first receiver got each alert once');
+      // Two refused posts, then the two that went through.
+      assert.deepEqual(
+        second
+          .payloads()
+          .map((payload) => payload.messageId)
+          .slice(2)
+          .sort(),
+        ['<alert0@test>', '<alert1@test>'],
+      );
+      const state = await dovecot.mailboxState(user);
+      assert.deepEqual(idsIn(state, 'INBOX', '$to-second'), ['alert0', 'alert1']);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('retries 500, 500 and marks the message after the 200', async () => {
     const user = seedAlerts(1);
     receiver.respondWith(500, 500, 200);
