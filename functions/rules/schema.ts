@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACTIONS, type ActionShape } from '../engine/actions/index.ts';
+import { ACTIONS, type ActionShape, stepOf } from '../engine/actions/index.ts';
 import { explainScheduleProblem, isTimeZone } from './schedule.ts';
 import {
   duration,
@@ -120,7 +120,32 @@ export const RuleSchema = z
         });
       }
     });
+    checkFinishedIsVisible(rule.name, rule.actions, ctx);
   });
+
+/**
+ * After a webhook that posts each message once, every later action must leave what SEARCH can see (flags, a
+ * delivery keyword) or take the message away: otherwise a run cut after the post and before that action could not
+ * tell an unfinished message from a finished one, and the action would never be applied to it.
+ */
+function checkFinishedIsVisible(name: string, actions: readonly Action[], ctx: z.RefinementCtx): void {
+  const steps = actions.map(stepOf);
+  const firstMark = steps.findIndex((step) => step.definition.deliveryMark(step.params, name) !== undefined);
+  if (firstMark < 0) return;
+  steps.slice(firstMark + 1).forEach((step, offset) => {
+    const { definition, params } = step;
+    const visible =
+      definition.removesMessages ||
+      definition.flagChange(params) !== undefined ||
+      definition.deliveryMark(params, name) !== undefined;
+    if (visible) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['actions', firstMark + 1 + offset],
+      message: `${definition.key} after a webhook leaves no mark a later run can see, so a run cut between the two would never apply it: put ${definition.key} before the webhook`,
+    });
+  });
+}
 
 export const RulesetSchema = z
   .strictObject({

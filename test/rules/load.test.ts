@@ -131,6 +131,25 @@ rules:
     ]);
   });
 
+  it('rejects an action after a webhook that leaves nothing a later run could see (copyTo)', () => {
+    assert.deepEqual(
+      problemsOf(`${HEAD}rules:
+  - { name: a, match: { from: x }, actions: [{ webhook: { url: 'https://h.test/x' } }, { copyTo: Archive }] }
+`),
+      [
+        'rules/x.yaml:4: rules[0].actions[1]: copyTo after a webhook leaves no mark a later run can see, so a run cut between the two would never apply it: put copyTo before the webhook',
+      ],
+    );
+    // Flags, a second webhook and a move are seen; so is everything before the webhook.
+    const ruleset = parseRuleset(
+      'rules/x.yaml',
+      `${HEAD}rules:
+  - { name: a, match: { from: x }, actions: [{ copyTo: A }, { webhook: { url: 'https://h.test/x' } }, { webhook: { url: 'https://h.test/y', keyword: $y } }, { addFlags: [$Z] }, { moveTo: B }] }
+`,
+    );
+    assert.equal(ruleset.rules[0]?.actions.length, 5);
+  });
+
   it('rejects duplicate rule names, line breaks in values and bad regular expressions', () => {
     assert.deepEqual(
       problemsOf(`${HEAD}rules:
