@@ -97,12 +97,13 @@ export async function acquireMailboxLease(
 }
 
 function ticketFields(token: string, expiresAt: number, rulesets: readonly string[]): Record<string, string> {
-  const { host, boot, pid, started } = thisProcess();
+  const { host, boot, pid, started, namespace } = thisProcess();
   return {
     token,
     expires: new Date(expiresAt).toISOString(),
     host,
     boot,
+    ns: namespace ?? '',
     pid: String(pid),
     started: String(started),
     rulesets: rulesets.join(','),
@@ -179,6 +180,7 @@ function parseTickets(messages: readonly { uid: number; headers?: Buffer }[]): T
       boot: field.get('boot') ?? '',
       pid: Number(field.get('pid')) || 0,
       started: Number(field.get('started')) || 0,
+      namespace: field.get('ns') ?? '',
       rulesets: (field.get('rulesets') ?? '').split(',').filter(Boolean),
     });
   }
