@@ -39,7 +39,10 @@ export async function openDeliveries(
   const inState = await log.load({ refresh: true });
   return {
     split: async (messages) => {
-      const hasKeyword = (message: FetchMessageObject) => storable && Boolean(message.flags?.has(keyword));
+      // Flag names compare without regard to case, as delivery-exclusions.ts compares them.
+      const folded = keyword.toLowerCase();
+      const hasKeyword = (message: FetchMessageObject) =>
+        storable && [...(message.flags ?? [])].some((flag) => flag.toLowerCase() === folded);
       const deliveredBefore = messages.filter((message) => hasKeyword(message) || inState.has(message.uid));
       const unmarked = deliveredBefore
         .filter((message) => storable && !hasKeyword(message))

@@ -173,10 +173,9 @@ async function deliverAll(
   let recordFailure: unknown;
   let next = 0;
   const worker = async () => {
-    while (next < messages.length) {
+    // Once a delivery could not be recorded, posting more would post them again next run.
+    while (next < messages.length && !recordFailure) {
       const message = messages[next++] as FetchMessageObject;
-      // Once a delivery could not be recorded, posting more would post them again next run.
-      if (recordFailure) return;
       if (context.shouldStop?.()) {
         result.failures.push({
           uid: message.uid,
