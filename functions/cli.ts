@@ -79,7 +79,7 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
         status(formatProgress(progress));
       }
     : undefined;
-  const state = await openStateStore(values.state, io.env);
+  const state = await openStateStore(values.state, io.env, { readOnly: values['dry-run'] });
   const options = { dryRun: values['dry-run'], secrets, onProgress, lease: leaseMode, state } as const;
   const summaries = await runRulesets(resolved, options, (summary) => {
     status?.('');

@@ -51,10 +51,14 @@ export class FileStateStore implements StateStore {
   private readonly now: () => number;
   private readonly madeDirectories = new Set<string>();
 
-  constructor(root: string, options: { readonly now?: () => number } = {}) {
+  /** Reads only: writes are refused and nothing is swept (a dry run leaves the directory as it found it). */
+  private readonly readOnly: boolean;
+
+  constructor(root: string, options: { readonly now?: () => number; readonly readOnly?: boolean } = {}) {
     this.root = resolve(root);
     this.description = `directory ${this.root}`;
     this.now = options.now ?? Date.now;
+    this.readOnly = options.readOnly ?? false;
   }
 
   async get<T>(key: string): Promise<StoredRecord<T> | undefined> {
@@ -63,6 +67,7 @@ export class FileStateStore implements StateStore {
   }
 
   async put(key: string, value: unknown, options: PutOptions = {}): Promise<number> {
+    this.refuseWrites(key);
     const write = async () => {
       const stored = await this.read(key);
       const live = stored && !isExpired(stored, this.now()) ? stored : undefined;
@@ -76,6 +81,7 @@ export class FileStateStore implements StateStore {
   }
 
   async delete(key: string, options: { readonly expectedVersion?: number } = {}): Promise<void> {
+    this.refuseWrites(key);
     const remove = async () => {
       if (options.expectedVersion !== undefined) {
         const stored = await this.read(key);
@@ -102,7 +108,13 @@ export class FileStateStore implements StateStore {
   }
 
   /** Deletes an expired record, unless someone wrote it anew meanwhile. */
+  private refuseWrites(key: string): void {
+    if (this.readOnly)
+      throw new StateStoreError(`state record ${key} not written: ${this.root} is open for reading only`);
+  }
+
   private async sweep(key: string): Promise<void> {
+    if (this.readOnly) return;
     await this.locked(key, async () => {
       const stored = await this.read(key);
       if (stored && isExpired(stored, this.now() - SWEEP_AFTER_MS)) {
@@ -200,6 +212,7 @@ export class FileStateStore implements StateStore {
 
   /** A temporary file a writer killed between open and rename left behind; never one still being written. */
   private async removeStaleTemporary(folder: string, name: string): Promise<void> {
+    if (this.readOnly) return;
     const path = join(this.root, ...folder.split('/').filter(Boolean), name);
     const age = await stat(path).then(
       (info) => Date.now() - info.mtimeMs,

@@ -7,10 +7,15 @@ const DYNAMODB_PREFIX = 'dynamodb:';
 /**
  * The state store a `--state` value names: `dynamodb:TABLE` (the table a deployment's stack created, region and
  * credentials from the AWS environment), else a directory; without one, the default directory (see
- * defaultStateDirectory). The DynamoDB client is loaded only when asked for.
+ * defaultStateDirectory). The DynamoDB client is loaded only when asked for. `readOnly` (a dry run): a directory
+ * is only read, not even swept.
  * @throws UsageError for `dynamodb:` without a table name.
  */
-export async function openStateStore(spec: string | undefined, env: NodeJS.ProcessEnv): Promise<StateStore> {
+export async function openStateStore(
+  spec: string | undefined,
+  env: NodeJS.ProcessEnv,
+  options: { readonly readOnly?: boolean } = {},
+): Promise<StateStore> {
   if (spec?.startsWith(DYNAMODB_PREFIX)) {
     const table = spec.slice(DYNAMODB_PREFIX.length);
     if (!/^[\w.-]{3,255}$/.test(table)) throw new UsageError(`--state ${spec}: expected dynamodb:TABLE_NAME`);
@@ -20,5 +25,5 @@ export async function openStateStore(spec: string | undefined, env: NodeJS.Proce
     ]);
     return new DynamoDbStateStore(new DynamoDBClient({}), table);
   }
-  return new FileStateStore(defaultStateDirectory(env, spec));
+  return new FileStateStore(defaultStateDirectory(env, spec), options);
 }

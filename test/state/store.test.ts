@@ -3,7 +3,7 @@
  * DynamoDB (the real SDK client against dynalite on 127.0.0.1).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -127,6 +127,22 @@ describe('FileStateStore', () => {
     assert.equal(statSync(root).mode & 0o777, 0o755);
     assert.equal(statSync(join(root, 'acct')).mode & 0o777, 0o700);
     assert.equal(statSync(join(root, 'acct', 'lease.json')).mode & 0o777, 0o600);
+  });
+
+  it('open for reading only (a dry run): reads, refuses writes, and sweeps nothing', async () => {
+    let now = 1_700_000_000_000;
+    const root = mkdtempSync(join(tmpdir(), 'mailsift-read-only-'));
+    await new FileStateStore(root, { now: () => now }).put('acct/old', 1, { expiresAt: now + 1 });
+    await new FileStateStore(root, { now: () => now }).put('acct/live', 2);
+    now += 2 * 24 * 60 * 60_000;
+    const reader = new FileStateStore(root, { now: () => now, readOnly: true });
+    assert.deepEqual(
+      (await reader.list('acct/')).map((record) => record.key),
+      ['acct/live'],
+    );
+    assert.ok(existsSync(join(root, 'acct', 'old.json')), 'the expired record is still there');
+    await assert.rejects(reader.put('acct/x', 1), /open for reading only/);
+    await assert.rejects(reader.delete('acct/live'), /open for reading only/);
   });
 
   it('says which file is not a record, and how to start it afresh', async () => {
