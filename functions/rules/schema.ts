@@ -129,6 +129,12 @@ export const RuleSchema = z
  * tell an unfinished message from a finished one, and the action would never be applied to it.
  */
 function checkFinishedIsVisible(name: string, actions: readonly Action[], ctx: z.RefinementCtx): void {
+  // Runs on what the other checks may already have refused: an action that is not exactly one known key is theirs.
+  if (
+    !actions.every((action) => Object.keys(action).length === 1 && ACTIONS.some((each) => each.key in action))
+  ) {
+    return;
+  }
   const steps = actions.map(stepOf);
   const firstMark = steps.findIndex((step) => step.definition.deliveryMark(step.params, name) !== undefined);
   if (firstMark < 0) return;

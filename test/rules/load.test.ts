@@ -148,6 +148,15 @@ rules:
 `,
     );
     assert.equal(ruleset.rules[0]?.actions.length, 5);
+    // An action refused by the other checks is theirs to report (the fuzz test found this crash).
+    assert.deepEqual(
+      problemsOf(`${HEAD}rules:
+  - { name: a, match: { from: x }, actions: [{ webhook: { url: 'https://h.test/x' } }, {}] }
+`),
+      [
+        'rules/x.yaml:4: rules[0].actions[1]: expected exactly one action: addFlags, removeFlags, copyTo, moveTo, delete or webhook',
+      ],
+    );
   });
 
   it('rejects duplicate rule names, line breaks in values and bad regular expressions', () => {
