@@ -3,11 +3,10 @@
  * final for all of them; a connection lost in one ruleset is opened again once for the next.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { runRulesets } from '../../functions/engine/run.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { type FaultProxy, startFaultProxyFor } from '../helpers/fault-proxy.ts';
 import { FaultyStateStore } from '../helpers/faulty-store.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { rulesetOf } from '../helpers/rulesets.ts';
@@ -20,10 +19,7 @@ let proxy: FaultProxy;
 
 before(async () => {
   dovecot = await startDovecot();
-  proxy = await startFaultProxy({
-    target: dovecot.imapPort,
-    tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
-  });
+  proxy = await startFaultProxyFor(dovecot);
 });
 after(async () => {
   await proxy?.close();

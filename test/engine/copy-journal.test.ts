@@ -3,12 +3,11 @@
  * connection nor a later action that failed makes the next run copy the same message again.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { runRuleset } from '../../functions/engine/run.ts';
 import { accountScope } from '../../functions/state/store.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { type FaultProxy, startFaultProxyFor } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
@@ -55,10 +54,7 @@ describe('the copy journal', () => {
       startDovecot({ withoutCapabilities: ['MOVE', 'UIDPLUS'] }),
       startReceiver(),
     ]);
-    proxy = await startFaultProxy({
-      target: dovecot.imapPort,
-      tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
-    });
+    proxy = await startFaultProxyFor(dovecot);
     proxy.arm({ kind: 'none' });
     await runRuleset(COPY_ONCE, viaProxy(userWith(dovecot)), {
       state: stateStore,

@@ -3,14 +3,13 @@
  * the fault proxy (every command line it forwarded), what happened from Dovecot itself.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { runRuleset } from '../../functions/engine/run.ts';
 import { RuleFileError } from '../../functions/errors.ts';
 import { ImapSession } from '../../functions/imap/session.ts';
 import { parseRuleset } from '../../functions/rules/load.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { type FaultProxy, startFaultProxyFor } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { rulesetOf } from '../helpers/rulesets.ts';
 import { testState } from '../helpers/state.ts';
@@ -22,10 +21,7 @@ let dovecot: TestDovecot;
 let proxy: FaultProxy;
 before(async () => {
   dovecot = await startDovecot();
-  proxy = await startFaultProxy({
-    target: dovecot.imapPort,
-    tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
-  });
+  proxy = await startFaultProxyFor(dovecot);
 });
 after(async () => {
   await proxy?.close();

@@ -5,13 +5,12 @@
  * changes, and the later rules leave that rule's messages alone.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { runRuleset } from '../../functions/engine/run.ts';
 import type { Ruleset } from '../../functions/rules/schema.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { EXCHANGE_KEYWORDS } from '../helpers/exchange-like.ts';
-import { type Fault, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { type Fault, type FaultProxy, startFaultProxyFor } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
@@ -25,11 +24,7 @@ let receiver: Receiver;
 
 before(async () => {
   [dovecot, receiver] = await Promise.all([startDovecot(), startReceiver()]);
-  proxy = await startFaultProxy({
-    target: dovecot.imapPort,
-    tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
-    behaviour: EXCHANGE_KEYWORDS,
-  });
+  proxy = await startFaultProxyFor(dovecot, EXCHANGE_KEYWORDS);
 });
 after(async () => {
   await proxy?.close();

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { LEASE_MAILBOX } from '../../functions/engine/mailbox-lease.ts';
 import { hasFailed, runRuleset } from '../../functions/engine/run.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
-import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { startFaultProxyFor } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
 import { testState } from '../helpers/state.ts';
@@ -177,13 +177,8 @@ describe('the account lease in the mailbox', () => {
   });
 
   it('a lease mailbox the server refuses is named in the error, and nothing is changed', async () => {
-    const proxy = await startFaultProxy({
-      target: dovecot.imapPort,
-      tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
-      behaviour: {
-        answer: (tag, line) =>
-          / APPEND /.test(line) ? `${tag} NO [OVERQUOTA] Quota exceeded\r\n` : undefined,
-      },
+    const proxy = await startFaultProxyFor(dovecot, {
+      answer: (tag, line) => (/ APPEND /.test(line) ? `${tag} NO [OVERQUOTA] Quota exceeded\r\n` : undefined),
     });
     try {
       proxy.arm({ kind: 'none' });

@@ -9,6 +9,7 @@
  * A `behaviour` can make Dovecot act like another server: rewrite its lines, answer some commands itself.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 
@@ -173,4 +174,16 @@ export async function startFaultProxy(options: {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A fault proxy in front of a test Dovecot's plaintext listener, with its certificate (and a behaviour, if any). */
+export async function startFaultProxyFor(
+  dovecot: { readonly imapPort: number; readonly certificate: string; readonly keyFile: string },
+  behaviour?: ServerBehaviour,
+): Promise<FaultProxy> {
+  return await startFaultProxy({
+    target: dovecot.imapPort,
+    tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
+    behaviour,
+  });
 }

@@ -4,11 +4,10 @@
  * proxy answers as they do, while the mailbox exists; the run must carry on.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { runRuleset } from '../../functions/engine/run.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { type FaultProxy, startFaultProxyFor } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
 import { testState } from '../helpers/state.ts';
@@ -21,17 +20,13 @@ let proxy: FaultProxy;
 
 before(async () => {
   dovecot = await startDovecot();
-  proxy = await startFaultProxy({
-    target: dovecot.imapPort,
-    tls: { cert: dovecot.certificate, key: readFileSync(dovecot.keyFile, 'utf8') },
-    behaviour: {
-      // The first MOVE finds no target (as it was when this run looked), the CREATE finds it made meanwhile.
-      answer: (tag, line) => {
-        if (/ UID MOVE /i.test(line) && moves++ === 0)
-          return `${tag} NO [TRYCREATE] Mailbox does not exist\r\n`;
-        if (/ CREATE /i.test(line)) return `${tag} ${refusal}\r\n`;
-        return undefined;
-      },
+  proxy = await startFaultProxyFor(dovecot, {
+    // The first MOVE finds no target (as it was when this run looked), the CREATE finds it made meanwhile.
+    answer: (tag, line) => {
+      if (/ UID MOVE /i.test(line) && moves++ === 0)
+        return `${tag} NO [TRYCREATE] Mailbox does not exist\r\n`;
+      if (/ CREATE /i.test(line)) return `${tag} ${refusal}\r\n`;
+      return undefined;
     },
   });
 });
