@@ -5,8 +5,8 @@ import { compileUserRegex, DURATION_PATTERN, isIsoDate, SIZE_PATTERN } from './u
 // cannot smuggle a second command onto the wire (RFC 3501 §4.3: quoted strings exclude CR and LF).
 export const SINGLE_LINE = /^[^\r\n\0]*$/;
 // A keyword is an IMAP atom (RFC 3501 §9 flag-keyword): printable ASCII without atom-specials.
-export const FLAG = /^(\\(Seen|Answered|Flagged|Draft|Deleted)|[!#$&'+,\-.0-9:;<=>?@A-Z^_`a-z|}~]+)$/;
-export const HEADER_NAME = /^[!-9;-~]+$/;
+const FLAG = /^(\\(Seen|Answered|Flagged|Draft|Deleted)|[!#$&'+,\-.0-9:;<=>?@A-Z^_`a-z|}~]+)$/;
+const HEADER_NAME = /^[!-9;-~]+$/;
 
 export const singleLine = (what: string) =>
   z
