@@ -83,17 +83,19 @@ export async function acquireMailboxLease(
     };
   } catch (error) {
     LEASES_HELD_HERE.delete(token);
-    // A failure of our own mailbox names it: the user did not ask for it, and has to find it to fix it.
-    if (error instanceof ImapActionError) {
-      throw new LeaseError(
-        `the lease mailbox ${JSON.stringify(LEASE_MAILBOX)} could not be used: ${error.message}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    throw error;
+    throw namingTheMailbox(error);
   }
+}
+
+/** A failure of our own mailbox names it: the user did not ask for it, and has to find it to fix it. */
+function namingTheMailbox(error: unknown): unknown {
+  if (!(error instanceof ImapActionError)) return error;
+  return new LeaseError(
+    `the lease mailbox ${JSON.stringify(LEASE_MAILBOX)} could not be used: ${error.message}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 function ticketFields(token: string, expiresAt: number, rulesets: readonly string[]): Record<string, string> {
