@@ -4,7 +4,7 @@ import type { Ruleset } from '../rules/schema.ts';
 import { mapSecretResolver, type SecretResolver } from '../secrets/resolve.ts';
 import { type AccountLease, acquireStateLease, DEFAULT_LEASE_MS } from '../state/lease.ts';
 import { accountScope, type StateStore } from '../state/store.ts';
-import { accountState } from './account-state.ts';
+import { type AccountState, accountState } from './account-state.ts';
 import { acquireMailboxLease } from './mailbox-lease.ts';
 import type { RuleProgress } from './progress.ts';
 import { runRulesetRules } from './run-ruleset.ts';
@@ -45,7 +45,13 @@ export interface AccountJob {
 
 /** The account's connection and lease, or why there is none (for every ruleset still to run). */
 type Account =
-  | { readonly open: true; readonly session: ImapSession; readonly lease?: AccountLease }
+  | {
+      readonly open: true;
+      readonly session: ImapSession;
+      readonly lease?: AccountLease;
+      /** Shared by the account's rulesets: the journal is read once, a delivery log loaded once. */
+      readonly state: AccountState;
+    }
   | { readonly open: false; readonly why: unknown };
 
 /**
@@ -75,11 +81,7 @@ export async function runAccount(
       continue;
     }
     const { session } = account;
-    const outcome = await runRulesetRules(
-      job.ruleset,
-      ruleRun(job, options, account, started),
-      removedByEarlier,
-    );
+    const outcome = await runRulesetRules(job.ruleset, ruleRun(options, account, started), removedByEarlier);
     const last = index === jobs.length - 1;
     if (outcome.lost || last) await closeAccount(account);
     summaries.push({
@@ -105,15 +107,10 @@ export async function runAccount(
 }
 
 /** What the rules of one ruleset run with, on the open account. */
-function ruleRun(
-  job: AccountJob,
-  options: RunOptions,
-  account: Extract<Account, { open: true }>,
-  started: number,
-) {
+function ruleRun(options: RunOptions, account: Extract<Account, { open: true }>, started: number) {
   return {
     session: account.session,
-    state: accountState(options.state, accountScope(job.account), { leaseToken: account.lease?.token }),
+    state: account.state,
     dryRun: options.dryRun,
     now: options.now ?? new Date(started),
     secrets: options.secrets ?? mapSecretResolver(process.env),
@@ -153,12 +150,18 @@ async function openAccount(
     durationMs: options.leaseMs ?? DEFAULT_LEASE_MS,
   };
   try {
-    if (mode === 'none') return { open: true, session };
+    const scope = accountScope(first.account);
+    if (mode === 'none') return { open: true, session, state: accountState(options.state, scope) };
     const lease =
       mode === 'mailbox'
         ? await acquireMailboxLease(session, leaseOptions)
-        : await acquireStateLease(options.state, accountScope(first.account), leaseOptions);
-    return { open: true, session, lease };
+        : await acquireStateLease(options.state, scope, leaseOptions);
+    return {
+      open: true,
+      session,
+      lease,
+      state: accountState(options.state, scope, { leaseToken: lease.token }),
+    };
   } catch (error) {
     await session.close();
     return { open: false, why: error };
