@@ -103,7 +103,20 @@ export async function connectClient(
     client.close();
     throw new ImapTlsError(`STARTTLS is required for ${where(account)} but the session is not encrypted`);
   }
+  await enableCondstore(client);
   return { client, wire };
+}
+
+/**
+ * Incremental runs build on HIGHESTMODSEQ in every SELECT and on SEARCH MODSEQ (CONDSTORE, RFC 7162); ENABLE is
+ * the one way to turn it on (§3.1.1) that needs no mailbox. Only CONDSTORE: UTF8=ACCEPT and IMAP4rev2, which
+ * imapflow would add, change how the server answers. A server that refuses leaves the run on full scans.
+ */
+async function enableCondstore(client: ImapFlow): Promise<void> {
+  if (!client.capabilities.has('CONDSTORE') || !client.capabilities.has('ENABLE')) return;
+  await (client as unknown as { run(command: string, list: string[]): Promise<unknown> }).run('ENABLE', [
+    'CONDSTORE',
+  ]);
 }
 
 /** imapflow's logger, reading the wire: commands sent, failures it swallowed, and what no honest server does. */

@@ -9,19 +9,33 @@ export interface MailboxInfo {
   readonly path: string;
   readonly uidValidity: bigint;
   readonly exists: number;
+  /** UIDNEXT as the SELECT reported it: every message that arrives later gets a UID at least this. */
+  readonly uidNext: number;
+  /**
+   * HIGHESTMODSEQ (RFC 7162 §3.1.2.1) where the server has CONDSTORE and the mailbox keeps mod-sequences: every
+   * later change of a message's flags gives it a MODSEQ above this. Undefined otherwise ([NOMODSEQ]).
+   */
+  readonly highestModseq?: bigint;
   readonly readOnly: boolean;
+  /**
+   * Whether this call sent the SELECT: UIDNEXT and HIGHESTMODSEQ are as of now. False for the mailbox already
+   * selected, whose values are as of its SELECT (imapflow updates them from only some later responses).
+   */
+  readonly justSelected: boolean;
   /** PERMANENTFLAGS; contains `\*` when any new keyword can be stored. */
   readonly permanentFlags: ReadonlySet<string>;
 }
 
 /**
- * SELECTs (or, read-only, EXAMINEs) a mailbox; the server then guarantees a read-only run changes nothing.
+ * SELECTs (or, read-only, EXAMINEs) a mailbox; the server then guarantees a read-only run changes nothing. The
+ * mailbox already selected is not selected again (on Dovecot a SELECT of 10,000 messages costs about 150 ms).
  * @throws MailboxNotFoundError when the mailbox does not exist.
  */
 export async function openMailbox(core: SessionCore, path: string, readOnly: boolean): Promise<MailboxInfo> {
   const { client } = core;
   const current = client.mailbox;
-  if (!current || current.path !== path || Boolean(current.readOnly) !== readOnly) {
+  const select = !current || current.path !== path || Boolean(current.readOnly) !== readOnly;
+  if (select) {
     core.saved.forget(); // RFC 5182 §2.1: SELECT and EXAMINE reset `$`
     try {
       await client.mailboxOpen(path, { readOnly });
@@ -39,7 +53,12 @@ export async function openMailbox(core: SessionCore, path: string, readOnly: boo
     path: mailbox.path,
     uidValidity: BigInt(mailbox.uidValidity),
     exists: mailbox.exists,
+    uidNext: mailbox.uidNext,
+    ...(client.capabilities.has('CONDSTORE') && !mailbox.noModseq && mailbox.highestModseq !== undefined
+      ? { highestModseq: BigInt(mailbox.highestModseq) }
+      : {}),
     readOnly: Boolean(mailbox.readOnly),
+    justSelected: select,
     permanentFlags: new Set(mailbox.permanentFlags ?? []),
   };
 }

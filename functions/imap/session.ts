@@ -48,7 +48,7 @@ export class ImapSession {
     return this.core.client.capabilities.has(name);
   }
 
-  /** SELECT, or EXAMINE when `readOnly`. @throws MailboxNotFoundError, ImapActionError */
+  /** SELECT, or EXAMINE when `readOnly`; not again for the mailbox selected. @throws MailboxNotFoundError, ImapActionError */
   openMailbox(path: string, readOnly: boolean): Promise<MailboxInfo> {
     return openMailbox(this.core, path, readOnly);
   }
