@@ -3,6 +3,7 @@ import type { Match, Rule } from '../rules/schema.ts';
 import type { AccountState } from './account-state.ts';
 import { stepOf } from './actions/index.ts';
 import type { FlagChange } from './actions/types.ts';
+import { andMatch, carries, flagMatch } from './match-algebra.ts';
 
 /** An action that marks the messages it finished (a webhook with dedupe), and the flag changes after it. */
 export interface DeliveryMark {
@@ -64,12 +65,6 @@ export async function dropFinished(
   });
 }
 
-/** Flag names compare without regard to case (RFC 3501 §2.3.2 defines them as atoms, and servers fold them). */
-function carries(flags: ReadonlySet<string> | undefined): (flag: string) => boolean {
-  const folded = new Set([...(flags ?? [])].map((flag) => flag.toLowerCase()));
-  return (flag) => folded.has(flag.toLowerCase());
-}
-
 /** Whether the message carries what the actions after the mark leave: every flag added, none removed. */
 function laterDone(mark: DeliveryMark, has: (flag: string) => boolean): boolean {
   return mark.later.every((change) => change.add.every(has) && !change.remove.some(has));
@@ -80,27 +75,4 @@ function laterNotDone(mark: DeliveryMark): Match[] {
     ...change.add.map((flag) => flagMatch(flag, false)),
     ...change.remove.map((flag) => flagMatch(flag, true)),
   ]);
-}
-
-/** The match for "carries `flag`" (true) or "lacks it" (false): system flags by their keys, others as keywords. */
-function flagMatch(flag: string, present: boolean): Match {
-  const system = SYSTEM_FLAG_KEYS[flag.toLowerCase()];
-  if (system) return { [system]: present };
-  return present ? { keyword: flag } : { notKeyword: flag };
-}
-
-const SYSTEM_FLAG_KEYS: Record<string, 'seen' | 'flagged' | 'answered' | 'draft'> = {
-  '\\seen': 'seen',
-  '\\flagged': 'flagged',
-  '\\answered': 'answered',
-  '\\draft': 'draft',
-};
-
-/** `match` AND `extra`, where `extra` has a single key: added beside the others where that key is free. */
-function andMatch(match: Match, extra: Match): Match {
-  const [key] = Object.keys(extra) as (keyof Match)[];
-  if (key !== undefined && match[key] === undefined) return { ...match, ...extra };
-  if (match.not === undefined) return { ...match, not: { not: extra } };
-  // NOT (NOT match OR NOT extra) = match AND extra
-  return { not: { any: [{ not: match }, { not: extra }] } };
 }
