@@ -62,7 +62,7 @@ export async function runRule(
     !run.dryRun && mayExpunge ? await finishInterruptedExpunges(session, run.state, mailbox) : 0;
   const memory = run.memoryOf(mailbox);
   const heldBack = new Set([...memory.heldBack, ...memory.removed]);
-  const { matched, skipped } = await selectMessages(session, rule, mailbox, {
+  const { matched, actionable, skipped } = await selectMessages(session, rule, mailbox, {
     now: run.now,
     state: run.state,
     heldBack,
@@ -70,7 +70,7 @@ export async function runRule(
     refreshDeliveries: !run.dryRun,
   });
   // Oldest first: the rest wait for the next run, which picks up where this one stopped.
-  const acted = matched.slice(0, rule.limit);
+  const acted = actionable.slice(0, rule.limit);
   const sample = run.dryRun ? await sampleMessages(session, acted) : undefined;
   const applied = await applySteps(steps, facts, { rule, mailbox, acted, matched, run });
   await run.state.copyJournal?.endRule({

@@ -210,6 +210,30 @@ describe('runRuleset actions (real Dovecot)', () => {
     assert.deepEqual([second.rules[0]?.matched, second.rules[0]?.acted], [2, 2]);
     assert.equal(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Done').length, 5);
   });
+
+  for (const stop of [false, true]) {
+    it(`lets a flag-only rule's backlog drain: what already carries its flags uses up no limit (stop: ${stop})`, async () => {
+      const user = dovecot.addUser();
+      const slow = Array.from({ length: 10 }, (_, i) => ({
+        raw: makeMail({ messageId: `slow${i}`, subject: 'slow' }),
+      }));
+      dovecot.seed(user, 'INBOX', slow);
+      // The match itself does not exclude tagged messages: they still match, run after run.
+      const ruleset = rulesetOf(
+        `rules:\n  - { name: slow, match: { subject: slow }, limit: 4, stop: ${stop}, actions: [{ addFlags: [$Slow] }] }\n`,
+      );
+      const acted: (number | undefined)[] = [];
+      for (let run = 0; run < 4; run++) {
+        const summary = await runRuleset(ruleset, dovecot.account(user), {
+          state: stateStore,
+          dryRun: false,
+        });
+        acted.push(summary.rules[0]?.acted);
+      }
+      assert.deepEqual(acted, [4, 4, 2, 0]);
+      assert.equal(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Slow').length, 10);
+    });
+  }
 });
 
 describe('runRuleset ordering (real Dovecot)', () => {

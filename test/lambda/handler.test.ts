@@ -179,11 +179,11 @@ describe('Lambda bundle', () => {
     assert.deepEqual(plan(first.summary), plan(JSON.parse(cliOut)));
     assert.equal(first.summary.dryRun, false);
 
-    // The second invocation moved and posted nothing again (flagging is idempotent, so the flagged alert is
-    // matched and flagged again), and both read each parameter once (cached).
+    // The second invocation moved, flagged and posted nothing again (the flagged alert carries its flag
+    // already, so the flag rule's SEARCH leaves it out), and both read each parameter once (cached).
     assert.deepEqual(
       second.summary.rules.map((r) => r.matched),
-      [0, 1, 0],
+      [0, 0, 0],
     );
     assert.equal(receiver.requests.length, 4); // two alerts, from the Lambda run and the CLI run
     assert.deepEqual(ssm.requests, [
