@@ -12,10 +12,12 @@ export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
 
 const USAGE = `Usage:
   mailsift validate [files|dirs...]            check rule files (default: rules/)
-  mailsift run [files|dirs...] [--dry-run] [--json] [--accounts FILE] [--parameters FILE]
+  mailsift run [files|dirs...] [--dry-run] [--full] [--json] [--accounts FILE] [--parameters FILE]
                [--state DIR|dynamodb:TABLE] [--state-lease state|mailbox] [--no-lease]
-                                                run rulesets; --dry-run changes nothing; --state is where
-                                                mailsift remembers leases, copies, deliveries and expunges
+                                                run rulesets; --dry-run changes nothing; --full scans every
+                                                message, not only what changed since the last run; --state
+                                                is where mailsift remembers leases, checkpoints, copies,
+                                                deliveries and expunges
                                                 (default $MAILSIFT_STATE, $XDG_STATE_HOME/mailsift or
                                                 ~/.local/state/mailsift); --state-lease mailbox holds the
                                                 account lease in a mailsift-lease mailbox of the account
@@ -48,6 +50,7 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
     allowPositionals: true,
     options: {
       'dry-run': { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       accounts: { type: 'string' },
       parameters: { type: 'string' },
@@ -80,7 +83,14 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
       }
     : undefined;
   const state = await openStateStore(values.state, io.env, { readOnly: values['dry-run'] });
-  const options = { dryRun: values['dry-run'], secrets, onProgress, lease: leaseMode, state } as const;
+  const options = {
+    dryRun: values['dry-run'],
+    fullScan: values.full,
+    secrets,
+    onProgress,
+    lease: leaseMode,
+    state,
+  } as const;
   const summaries = await runRulesets(resolved, options, (summary) => {
     status?.('');
     io.stdout(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));

@@ -30,7 +30,7 @@ export function formatSummary(summary: RulesetSummary): string {
   for (const rule of summary.rules) {
     const verb = summary.dryRun ? 'would act on' : 'acted on';
     lines.push(
-      `  ${rule.error ? 'FAIL' : 'ok  '} ${rule.name} [${printable(rule.mailbox)}]: matched ${rule.matched}, ${verb} ${rule.acted}`,
+      `  ${rule.error ? 'FAIL' : 'ok  '} ${rule.name} [${printable(rule.mailbox)}]: matched ${rule.matched}, ${verb} ${rule.acted}${scanWord(rule)}`,
     );
     for (const action of rule.actions) {
       lines.push(
@@ -48,6 +48,12 @@ export function formatSummary(summary: RulesetSummary): string {
     if (rule.error) lines.push(`         error: ${printable(rule.error)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** How the rule's SEARCH looked, in a word: `(incremental)`, or `(full: first run)`. */
+function scanWord(rule: RulesetSummary['rules'][number]): string {
+  if (rule.scan === undefined) return '';
+  return rule.scan === 'full' ? ` (full: ${rule.scanReason})` : ' (incremental)';
 }
 
 /** One status line for a running rule, e.g. `file-invoices › file-invoices: matched 3038 · moveTo (2/2) 1000/1000`. */

@@ -167,7 +167,10 @@ describe('mailsift run', () => {
     const result = mailsift(['run', dir], { ...PASSWORD_ENV, MAILSIFT_ACCOUNTS: accounts });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^inbox \(account test, run, \d+ ms, \d+ IMAP commands\)$/m);
-    assert.match(result.stdout, /^ {2}ok {3}file-billing \[INBOX\]: matched 2, acted on 2$/m);
+    assert.match(
+      result.stdout,
+      /^ {2}ok {3}file-billing \[INBOX\]: matched 2, acted on 2 \(full: first run\)$/m,
+    );
     const state = await dovecot.mailboxState(user);
     assert.deepEqual(idsIn(state, 'Finance', '$Billing'), ['inv1', 'inv2']);
     assert.deepEqual(idsIn(state, 'INBOX', '\\Flagged'), ['alert1', 'news2']);

@@ -32,6 +32,8 @@ export interface RunOptions {
   readonly leaseMs?: number;
   /** Default `state`. */
   readonly lease?: LeaseMode;
+  /** Scan every message, whatever the checkpoints say (`mailsift run --full`). */
+  readonly fullScan?: boolean;
   /** Asked before each rule and each webhook delivery; true ends the run cleanly as `incomplete`. */
   readonly shouldStop?: () => boolean;
   /** Told where a rule is: after its SEARCH, and as each action progresses (for a progress line). */
@@ -112,6 +114,7 @@ function ruleRun(options: RunOptions, account: Extract<Account, { open: true }>,
     session: account.session,
     state: account.state,
     dryRun: options.dryRun,
+    fullScan: options.fullScan ?? false,
     now: options.now ?? new Date(started),
     secrets: options.secrets ?? mapSecretResolver(process.env),
     shouldStop: stopBeforeLeaseEnds(options.shouldStop, account.lease),

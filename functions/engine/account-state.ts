@@ -1,4 +1,5 @@
 import type { MailboxInfo } from '../imap/session.ts';
+import { Checkpoints } from '../state/checkpoints.ts';
 import { CopyJournal } from '../state/copy-journal.ts';
 import { DeliveryLog } from '../state/deliveries.ts';
 import { PendingExpunges } from '../state/pending-expunges.ts';
@@ -13,6 +14,8 @@ export interface AccountState {
   readonly copyJournal?: CopyJournal;
   deliveries(mailbox: MailboxInfo, keyword: string): DeliveryLog;
   pendingExpunges(mailbox: MailboxInfo): PendingExpunges;
+  /** What a ruleset's rules had finished, per mailbox, for incremental runs. */
+  checkpoints(ruleset: string): Checkpoints;
 }
 
 /** The state handles of one account run; `leaseToken` when it holds the account lease. */
@@ -42,5 +45,6 @@ export function accountState(
       return log;
     },
     pendingExpunges: (mailbox) => new PendingExpunges(store, scope, mailbox, now),
+    checkpoints: (ruleset) => new Checkpoints(store, scope, ruleset, now),
   };
 }

@@ -6,6 +6,7 @@ import type { AccountState } from './account-state.ts';
 import { type ActionStep, applyStep, type ServerFacts, stepOf } from './actions/index.ts';
 import { finishInterruptedExpunges } from './finish-expunges.ts';
 import type { RuleProgress } from './progress.ts';
+import type { RulesetScans } from './ruleset-scans.ts';
 import { selectMessages } from './select-messages.ts';
 import {
   type ActionSummary,
@@ -37,6 +38,8 @@ export interface RuleRun {
   readonly ruleset: { readonly name: string; readonly account: string };
   /** The memory of `mailbox` for this ruleset (and, for `removed`, the account's earlier rulesets). */
   readonly memoryOf: (mailbox: MailboxInfo) => MailboxMemory;
+  /** The ruleset's checkpoints: whether each rule scans in full or only what changed. */
+  readonly scans: RulesetScans;
   readonly shouldStop?: () => boolean;
   readonly onProgress?: (progress: RuleProgress) => void;
 }
@@ -52,7 +55,7 @@ export async function runRule(
   run: RuleRun,
 ): Promise<Omit<RuleSummary, 'imapCommands'>> {
   const { session } = run;
-  const mailbox = await session.openMailbox(mailboxPath, run.dryRun);
+  const { mailbox, scan } = await run.scans.open(session, rule, mailboxPath);
   const steps = rule.actions.map(stepOf);
   const facts = serverFacts(session, mailbox, run.dryRun);
   // Before expunging anything, finish what an earlier run of ours marked for expunging and then lost the
@@ -68,6 +71,7 @@ export async function runRule(
     heldBack,
     searchesKeyword: (keyword) => !run.dryRun && session.canStore(keyword),
     refreshDeliveries: !run.dryRun,
+    scan,
   });
   // Oldest first: the rest wait for the next run, which picks up where this one stopped.
   const acted = actionable.slice(0, rule.limit);
@@ -88,16 +92,21 @@ export async function runRule(
     ...(resumed > 0 ? [{ type: 'finishInterruptedExpunge', count: resumed }] : []),
     ...applied.actions,
   ];
+  const failure = applied.failure ?? deliveryFailure(applied.failed, acted.length);
+  // Clean: nothing this rule matched waits for a later run, so its checkpoint may move past it.
+  const clean = !failure && skipped.length === 0 && acted.length === actionable.length;
+  const unsaved = await run.scans.end(rule, mailboxPath, clean);
   return {
     name: rule.name,
     mailbox: mailbox.path,
     matched: matched.length,
     acted: acted.length,
+    ...(scan.scan === 'full' ? { scan: 'full', scanReason: scan.scanReason } : { scan: 'incremental' }),
     actions,
     sample,
     ...(applied.failed.length > 0 ? { failed: applied.failed } : {}),
     ...(skipped.length > 0 ? { skipped } : {}),
-    ...(applied.failure ?? deliveryFailure(applied.failed, acted.length)),
+    ...(failure ?? unsaved),
   };
 }
 

@@ -1,6 +1,7 @@
 import { ImapConnectError } from '../errors.ts';
 import type { MailboxInfo } from '../imap/session.ts';
 import type { Ruleset } from '../rules/schema.ts';
+import { RulesetScans } from './ruleset-scans.ts';
 import { type MailboxMemory, type RuleRun, runRule } from './run-rule.ts';
 import { describeError, type ErrorSummary, type RuleSummary, ruleNotRun } from './summary.ts';
 
@@ -18,11 +19,12 @@ export interface RulesetOutcome {
  */
 export async function runRulesetRules(
   ruleset: Ruleset,
-  run: Omit<RuleRun, 'memoryOf' | 'ruleset'>,
+  run: Omit<RuleRun, 'memoryOf' | 'ruleset' | 'scans'> & { readonly fullScan: boolean },
   removedByEarlier: Map<string, Set<number>>,
 ): Promise<RulesetOutcome> {
   const rules: RuleSummary[] = [];
   const memoryOf = rulesetMemory(removedByEarlier);
+  const scans = new RulesetScans(ruleset, run.state.checkpoints(ruleset.name), run);
   let lost: ErrorSummary | undefined;
   for (const rule of ruleset.rules) {
     // Out of time: stop between rules; the next scheduled run picks up (every action is idempotent).
@@ -38,7 +40,9 @@ export async function runRulesetRules(
       imapCommands: run.session.commands.length - before,
     });
     try {
-      rules.push(counted(await runRule(rule, mailbox, { ...run, memoryOf, ruleset: rulesetOf(ruleset) })));
+      rules.push(
+        counted(await runRule(rule, mailbox, { ...run, memoryOf, scans, ruleset: rulesetOf(ruleset) })),
+      );
     } catch (error) {
       await run.state.copyJournal?.endRule(undefined);
       // A lost connection ends the run; every other failure ends only this rule.

@@ -1,10 +1,11 @@
-import type { ImapSession, MailboxInfo } from '../imap/session.ts';
+import type { ImapSession, MailboxInfo, SearchObject } from '../imap/session.ts';
 import type { Rule } from '../rules/schema.ts';
 import type { AccountState } from './account-state.ts';
 import type { FlagChange } from './actions/types.ts';
 import { compileSearch } from './compile-search.ts';
 import { deliveryMarks, dropFinished, withoutFinished } from './delivery-exclusions.ts';
 import { dropNoOps, flagOnlyChanges, searchableChanges, withoutNoOps } from './flag-no-ops.ts';
+import { type RuleScan, withinChanges } from './scan.ts';
 import type { MessageProblem } from './summary.ts';
 import { UNREADABLE_REASON } from './unreadable.ts';
 
@@ -27,6 +28,8 @@ interface SelectionContext {
   readonly searchesKeyword: (keyword: string) => boolean;
   /** A real run keeps the delivery records it reads from expiring; a dry run writes nothing. */
   readonly refreshDeliveries: boolean;
+  /** Every message, or only those that changed since the checkpoint (none: no SEARCH at all). */
+  readonly scan: RuleScan;
 }
 
 /**
@@ -40,6 +43,8 @@ export async function selectMessages(
   mailbox: MailboxInfo,
   context: SelectionContext,
 ): Promise<Selection> {
+  const { scan } = context;
+  if (scan.scan === 'incremental' && !scan.changes) return { matched: [], actionable: [], skipped: [] };
   const changes = flagOnlyChanges(rule);
   const onServer = changes !== undefined && !rule.stop && searchableChanges(changes, context.searchesKeyword);
   const found = await matchMessages(session, rule, mailbox, context, onServer ? changes : undefined);
@@ -49,7 +54,8 @@ export async function selectMessages(
 
 /**
  * What a rule matches: its UID SEARCH (saved as `$` where the server can, so that actions on exactly these
- * messages send `$`, RFC 5182), less the messages it finished (webhook dedupe) and those earlier rules hold back, then the client-side checks SEARCH
+ * messages send `$`, RFC 5182), narrowed to what changed since the checkpoint in an incremental scan, less the
+ * messages it finished (webhook dedupe) and those earlier rules hold back, then the client-side checks SEARCH
  * cannot make (one FETCH of just what they need, plus one SEARCH per server-only sub-tree).
  */
 async function matchMessages(
@@ -59,6 +65,9 @@ async function matchMessages(
   context: SelectionContext,
   noOps: readonly FlagChange[] | undefined,
 ): Promise<Omit<Selection, 'actionable'>> {
+  const { scan } = context;
+  const narrow = (query: SearchObject) =>
+    scan.scan === 'incremental' && scan.changes ? withinChanges(query, scan.changes) : query;
   const marks = deliveryMarks(rule);
   // All marks on the server, or all on the client: a message is left out only when every mark finished it.
   const searchable = marks.every((mark) => context.searchesKeyword(mark.keyword));
@@ -67,7 +76,7 @@ async function matchMessages(
     now: context.now,
     hasWithin: session.hasCapability('WITHIN'),
   });
-  const found = await session.searchUids(compiled.search, { save: true });
+  const found = await session.searchUids(narrow(compiled.search), { save: true });
   let candidates = found.filter((uid) => !context.heldBack.has(uid));
   if (!searchable && candidates.length > 0) {
     candidates = await dropFinished(session, mailbox, context.state, marks, candidates, {
@@ -77,7 +86,7 @@ async function matchMessages(
   if (!compiled.check || !compiled.fetch || candidates.length === 0)
     return { matched: candidates, skipped: [] };
   const subResults: Set<number>[] = [];
-  for (const query of compiled.subSearches) subResults.push(new Set(await session.searchUids(query)));
+  for (const query of compiled.subSearches) subResults.push(new Set(await session.searchUids(narrow(query))));
   const check = compiled.check;
   const { messages, unreadable } = await session.fetch(candidates, compiled.fetch);
   const matched = messages

@@ -27,6 +27,12 @@ export interface RuleSummary {
   readonly matched: number;
   /** Messages the actions were applied to (or would be, in a dry run). */
   readonly acted: number;
+  /**
+   * `incremental`: the SEARCH looked only at what changed since the last clean run (matched counts those);
+   * `full`: at every message, for `scanReason` ("first run", "rule changed", "periodic", "--full", …).
+   */
+  readonly scan?: 'full' | 'incremental';
+  readonly scanReason?: string;
   readonly actions: ActionSummary[];
   /** IMAP commands this rule sent. */
   readonly imapCommands: number;

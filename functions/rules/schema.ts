@@ -168,6 +168,9 @@ export const RulesetSchema = z
       .optional()
       .describe('Time zone for cron schedules; UTC when absent.'),
     mailbox: mailboxName.default('INBOX'),
+    fullScanEvery: duration
+      .default('1d')
+      .describe('How often a run scans every message instead of only what changed since the last run.'),
     rules: z.array(RuleSchema, { error: 'expected a list of rules' }).min(1, 'expected at least one rule'),
   })
   .superRefine((ruleset, ctx) => {

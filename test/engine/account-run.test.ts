@@ -70,11 +70,15 @@ describe('an account run', () => {
     );
     assert.equal(names().filter((name) => name === 'LOGIN' || name === 'AUTHENTICATE').length, 1);
     assert.equal(names().filter((name) => name === 'LOGOUT').length, 1);
+    const [checkpoints, others] = [true, false].map((wanted) =>
+      state.writes.filter((write) => write.includes('/checkpoints/') === wanted),
+    );
     assert.deepEqual(
-      state.writes.map((write) => write.replace(/^(\w+) \S+\/(\w+)$/, '$1 $2')),
+      others?.map((write) => write.replace(/^(\w+) \S+\/(\w+)$/, '$1 $2')),
       ['put lease', 'put lease'],
       'the lease taken once and given up once',
     );
+    assert.equal(checkpoints?.length, 3, 'a checkpoint per ruleset');
   });
 
   it('a connection lost in one ruleset is opened again, once, for the next', async () => {

@@ -180,10 +180,15 @@ describe('Lambda bundle', () => {
     assert.equal(first.summary.dryRun, false);
 
     // The second invocation moved, flagged and posted nothing again (the flagged alert carries its flag
-    // already, so the flag rule's SEARCH leaves it out), and both read each parameter once (cached).
+    // already, so the flag rule's SEARCH leaves it out), it looked only at what changed since the first, and
+    // both read each parameter once (cached).
     assert.deepEqual(
-      second.summary.rules.map((r) => r.matched),
-      [0, 0, 0],
+      second.summary.rules.map((r) => [r.matched, r.scan]),
+      [
+        [0, 'incremental'],
+        [0, 'incremental'],
+        [0, 'incremental'],
+      ],
     );
     assert.equal(receiver.requests.length, 4); // two alerts, from the Lambda run and the CLI run
     assert.deepEqual(ssm.requests, [
@@ -193,12 +198,12 @@ describe('Lambda bundle', () => {
     const state = await dovecot.mailboxState(lambdaUser);
     assert.deepEqual(idsIn(state, 'Finance', '$Billing'), ['inv1', 'inv2']);
     assert.deepEqual(idsIn(state, 'INBOX', '$mailsift-fwd-forward-alerts'), ['alert1', 'alert2']);
-    // The runs remembered in the DynamoDB table: the deliveries stay, the lease was given up.
+    // The runs remembered in the DynamoDB table: the checkpoint and the deliveries stay, the lease was given up.
     const table = new DynamoDbStateStore(dynamo.client, stateTable);
     const records = await table.list(`${accountScope({ user: lambdaUser, host: '127.0.0.1' })}/`);
     assert.deepEqual(
       records.map((record) => record.key.split('/')[1]),
-      ['deliveries'],
+      ['checkpoints', 'deliveries'],
     );
 
     // Structured logs and EMF metrics, and never the password.

@@ -50,7 +50,10 @@ describe('npm run demo', () => {
 
     assert.match(text, /^ {2}billing {3}.*INBOX 60 · Trash 6$/m);
     assert.match(text, /file-invoices \(account billing, dry run, nothing changed/);
-    assert.match(text, /^ {2}ok {3}file-invoices \[INBOX\]: matched \d+, would act on \d+$/m);
+    assert.match(
+      text,
+      /^ {2}ok {3}file-invoices \[INBOX\]: matched \d+, would act on \d+ \(full: first run\)$/m,
+    );
     assert.match(text, /file-invoices \(account billing, run, \d+ ms/);
     // Invoices left INBOX for Finance/Invoices; old newsletters went to Trash.
     const billing = /^ {2}billing {3}(.*)$/m.exec(text.slice(text.indexOf('before → after')))?.[1] ?? '';
