@@ -103,19 +103,23 @@ export async function connectClient(
     client.close();
     throw new ImapTlsError(`STARTTLS is required for ${where(account)} but the session is not encrypted`);
   }
-  await enableCondstore(client);
+  await enableModseqs(client);
   return { client, wire };
 }
 
 /**
  * Incremental runs build on HIGHESTMODSEQ in every SELECT and on SEARCH MODSEQ (CONDSTORE, RFC 7162); ENABLE is
- * the one way to turn it on (§3.1.1) that needs no mailbox. Only CONDSTORE: UTF8=ACCEPT and IMAP4rev2, which
- * imapflow would add, change how the server answers. A server that refuses leaves the run on full scans.
+ * the one way to turn it on (§3.1.1) that needs no mailbox. QRESYNC where offered: it includes CONDSTORE
+ * (§3.2.3), and the server then reports removed messages as one VANISHED UID set instead of an EXPUNGE line per
+ * message (§3.2.10), which is most of what a client parses after moving thousands. Not UTF8=ACCEPT or IMAP4rev2,
+ * which imapflow would add: they change how the server answers. A server that refuses leaves runs on full scans.
  */
-async function enableCondstore(client: ImapFlow): Promise<void> {
-  if (!client.capabilities.has('CONDSTORE') || !client.capabilities.has('ENABLE')) return;
+async function enableModseqs(client: ImapFlow): Promise<void> {
+  if (!client.capabilities.has('ENABLE')) return;
+  const extension = ['QRESYNC', 'CONDSTORE'].find((name) => client.capabilities.has(name));
+  if (!extension) return;
   await (client as unknown as { run(command: string, list: string[]): Promise<unknown> }).run('ENABLE', [
-    'CONDSTORE',
+    extension,
   ]);
 }
 

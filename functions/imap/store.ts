@@ -9,6 +9,13 @@ export function canStore(core: SessionCore, flag: string): boolean {
 }
 
 /**
+ * With CONDSTORE enabled, the server answers even a .SILENT STORE with a FETCH of each message's new MODSEQ (RFC
+ * 7162 §3.1.3): thousands of lines that imapflow would turn into message updates nobody reads. A run learns what
+ * changed from its next SEARCH, not from these.
+ */
+const IGNORED = async () => {};
+
+/**
  * `UID STORE ±FLAGS.SILENT`, chunked (or `$`). Refuses to add flags the mailbox cannot keep: imapflow would
  * silently drop them and report success.
  * @throws CapabilityError, ImapActionError
@@ -22,7 +29,9 @@ export async function storeFlags(
   if (mode === 'add') assertCanStore(core, flags);
   const operation = mode === 'add' ? '+FLAGS.SILENT' : '-FLAGS.SILENT';
   for (const set of core.saved.uidSets(uids)) {
-    await execChecked(core.client, 'UID STORE', [sequence(set), atom(operation), flags.map(atom)]);
+    await execChecked(core.client, 'UID STORE', [sequence(set), atom(operation), flags.map(atom)], {
+      untagged: { FETCH: IGNORED },
+    });
   }
 }
 
