@@ -44,6 +44,8 @@ export interface ToolRun {
   readonly commands: number | null;
   /** Peak RSS of the client process, KB (GNU time %M; for doveadm, the largest of its processes). */
   readonly peakRssKb: number;
+  /** CPU of the client process, user + system, ms (GNU time %U %S; for doveadm, all its processes). */
+  readonly clientCpuMs: number;
   /** message-id → "mailbox flags" after the run. */
   readonly endState: Map<string, string>;
 }
@@ -53,15 +55,21 @@ async function timed(
   command: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-): Promise<{ ms: number; peakRssKb: number; stdout: string }> {
+): Promise<{ ms: number; peakRssKb: number; clientCpuMs: number; stdout: string }> {
   const started = performance.now();
-  const { stdout, stderr } = await execFile('/usr/bin/time', ['-f', 'MAXRSS=%M', command, ...args], {
-    env,
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout, stderr } = await execFile(
+    '/usr/bin/time',
+    ['-f', 'MAXRSS=%M CPU=%U+%S', command, ...args],
+    {
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const ms = performance.now() - started;
   const peakRssKb = Number(/MAXRSS=(\d+)/.exec(stderr)?.[1] ?? Number.NaN);
-  return { ms, peakRssKb, stdout };
+  const cpu = /CPU=([\d.]+)\+([\d.]+)/.exec(stderr);
+  const clientCpuMs = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : Number.NaN;
+  return { ms, peakRssKb, clientCpuMs, stdout };
 }
 
 async function endStateOf(dovecot: TestDovecot, user: string): Promise<Map<string, string>> {
@@ -78,7 +86,10 @@ async function endStateOf(dovecot: TestDovecot, user: string): Promise<Map<strin
 }
 
 /** A fresh user holding `messages` in INBOX and empty Finance/Invoices and Trash, indexed by Dovecot. */
-async function freshUser(dovecot: TestDovecot, messages: readonly RealisticMessage[]): Promise<string> {
+export async function freshUser(
+  dovecot: TestDovecot,
+  messages: readonly RealisticMessage[],
+): Promise<string> {
   const user = dovecot.addUser();
   dovecot.seed(user, 'INBOX', messages);
   dovecot.seed(user, 'Finance/Invoices', []);
@@ -93,7 +104,11 @@ export async function runTool(
   dovecot: TestDovecot,
   messages: readonly RealisticMessage[],
 ): Promise<ToolRun> {
-  const user = await freshUser(dovecot, messages);
+  return await runToolOn(tool, dovecot, await freshUser(dovecot, messages));
+}
+
+/** Runs `tool` once on `user`'s mailbox as it is (the same user again: a scheduled tool's next run). */
+export async function runToolOn(tool: Tool, dovecot: TestDovecot, user: string): Promise<ToolRun> {
   const env = { ...process.env, HOME: dovecot.dir };
   if (tool === 'mailsift') {
     const accounts = join(dovecot.dir, `accounts-${user}.yaml`);
@@ -124,7 +139,7 @@ export async function runTool(
     const failure = summaries.flatMap((s) => [s.error, ...s.rules.map((r) => r.error)]).find(Boolean);
     if (failure) throw new Error(`mailsift failed: ${failure}`);
     const commands = summaries.reduce((sum, s) => sum + s.imapCommands, 0);
-    return { ms: run.ms, commands, peakRssKb: run.peakRssKb, endState: await endStateOf(dovecot, user) };
+    return { ...measured(run), commands, endState: await endStateOf(dovecot, user) };
   }
   if (tool === 'imapfilter') {
     const debug = join(dovecot.dir, `imapfilter-${user}.debug`);
@@ -142,10 +157,11 @@ export async function runTool(
     const commands = readFileSync(debug, 'latin1')
       .split('\n')
       .filter((line) => /^[0-9A-F]{4} (?!OK |NO |BAD )[A-Z]/.test(line)).length;
-    return { ms: run.ms, commands, peakRssKb: run.peakRssKb, endState: await endStateOf(dovecot, user) };
+    return { ...measured(run), commands, endState: await endStateOf(dovecot, user) };
   }
   let ms = 0;
   let peakRssKb = 0;
+  let clientCpuMs = 0;
   for (const step of DOVEADM_STEPS) {
     const run = await timed(
       'doveadm',
@@ -154,8 +170,13 @@ export async function runTool(
     );
     ms += run.ms;
     peakRssKb = Math.max(peakRssKb, run.peakRssKb);
+    clientCpuMs += run.clientCpuMs;
   }
-  return { ms, commands: null, peakRssKb, endState: await endStateOf(dovecot, user) };
+  return { ms, commands: null, peakRssKb, clientCpuMs, endState: await endStateOf(dovecot, user) };
+}
+
+function measured(run: { ms: number; peakRssKb: number; clientCpuMs: number }) {
+  return { ms: run.ms, peakRssKb: run.peakRssKb, clientCpuMs: run.clientCpuMs };
 }
 
 /** Messages whose end state differs between two runs (by message-id). */
