@@ -125,7 +125,10 @@ export class RulesetScans {
       return undefined;
     } catch (error) {
       const { error: reason, errorType } = describeError(error);
-      return { error: `its checkpoint was not saved (${reason}); the next run scans in full`, errorType };
+      return {
+        error: `its checkpoint was not saved (${reason}); the next run looks again at what this one did`,
+        errorType,
+      };
     }
   }
 

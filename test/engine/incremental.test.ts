@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { type RulesetSummary, type RunOptions, runRuleset } from '../../functions/engine/run.ts';
 import type { Ruleset } from '../../functions/rules/schema.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { FaultyStateStore } from '../helpers/faulty-store.ts';
 import { idOf, makeMail } from '../helpers/mail.ts';
 import { type OtherClient, otherClient } from '../helpers/other-client.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
@@ -334,6 +335,25 @@ rules:
       real.rules.map((rule) => rule.acted),
       [1, 1],
     );
+  });
+
+  it('report a checkpoint that could not be saved, after acting: the next run looks again', async () => {
+    const user = dovecot.addUser();
+    seedMixed(dovecot, user, 3);
+    // Writes: the lease, then the checkpoint, which fails (and so does every write after it).
+    const state = new FaultyStateStore(testState(), { at: 2, when: 'before' });
+    const summary = await run(
+      user,
+      rulesetOf(
+        'rules:\n  - { name: invoices, match: { from: billing@ }, actions: [{ moveTo: Finance }] }\n',
+      ),
+      { state },
+    );
+    assert.ok(state.struck);
+    assert.match(state.writes[1] ?? '', /\/checkpoints\//);
+    assert.equal(summary.rules[0]?.acted, 1);
+    assert.match(summary.rules[0]?.error ?? '', /checkpoint was not saved .*the next run looks again/);
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Finance'), ['m0']);
   });
 
   it('scan in full, and say so, where the server has no CONDSTORE', async () => {
