@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type RulesetSummary, type RunOptions, runRuleset } from '../../functions/engine/run.ts';
+import { type RulesetSummary, type RunOptions, runRuleset, runRulesets } from '../../functions/engine/run.ts';
 import type { Ruleset } from '../../functions/rules/schema.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { FaultyStateStore } from '../helpers/faulty-store.ts';
@@ -335,6 +335,36 @@ rules:
       real.rules.map((rule) => rule.acted),
       [1, 1],
     );
+  });
+
+  it('see, in a later ruleset on the same mailbox, what an earlier ruleset changed in the same run', async () => {
+    const user = dovecot.addUser();
+    const real = Date.now();
+    dovecot.seed(user, 'INBOX', [
+      { raw: makeMail({ messageId: 'x1', from: 'x@y.test' }), internalDate: new Date(real - 90 * 60_000) },
+    ]);
+    const tagger = rulesetOf(
+      'rules:\n  - { name: age, match: { from: x@, olderThan: 1h }, actions: [{ addFlags: [$Aged] }] }\n',
+      'tagger',
+    );
+    const mover = rulesetOf(
+      'rules:\n  - { name: move, match: { keyword: $Aged }, actions: [{ moveTo: Aged }] }\n',
+      'mover',
+    );
+    const both = (now: Date) =>
+      runRulesets(
+        [tagger, mover].map((ruleset) => ({ ruleset, account: dovecot.account(user) })),
+        { dryRun: false, state: stateStore, now },
+        () => {},
+      );
+    // Twice while x1 is younger than an hour: the second run finds nothing changed.
+    await both(new Date(real - 60 * 60_000));
+    await both(new Date(real - 60 * 60_000));
+    // Now the tagger tags it; the mover's SELECT was the tagger's, from before the tag, so it must search.
+    const [tagged, moved] = await both(new Date(real));
+    assert.deepEqual([tagged?.rules[0]?.acted, moved?.rules[0]?.acted], [1, 1]);
+    assert.deepEqual(moved?.rules[0]?.scan, 'incremental');
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Aged'), ['x1']);
   });
 
   it('report a checkpoint that could not be saved, after acting: the next run looks again', async () => {
