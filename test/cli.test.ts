@@ -162,6 +162,16 @@ describe('mailsift run', () => {
     assert.deepEqual(counts(plan.stdout), counts(real.stdout));
   });
 
+  it('says how each rule scanned: in full first, then incrementally, and in full again with --full', async () => {
+    const { dir, accounts } = setup(RULES);
+    const run = (...extra: string[]) =>
+      mailsift(['run', dir, ...extra], { ...PASSWORD_ENV, MAILSIFT_ACCOUNTS: accounts }).stdout;
+    assert.match(run(), /file-billing \[INBOX\]: matched 2, acted on 2 \(full: first run\)$/m);
+    assert.match(run(), /file-billing \[INBOX\]: matched 0, acted on 0 \(incremental\)$/m);
+    const json = JSON.parse(run('--full', '--json')) as { rules: { scan: string; scanReason: string }[] };
+    assert.deepEqual(json.rules[0], { ...json.rules[0], scan: 'full', scanReason: '--full' });
+  });
+
   it('runs for real with a human summary, exit 0', async () => {
     const { dir, accounts, user } = setup(RULES);
     const result = mailsift(['run', dir], { ...PASSWORD_ENV, MAILSIFT_ACCOUNTS: accounts });
