@@ -48,6 +48,9 @@ export class ImapAuthError extends MailsiftError {}
 /** A mailbox a rule names does not exist (and is not one we create). */
 export class MailboxNotFoundError extends MailsiftError {}
 
+/** A mailbox name of a rule file that this server cannot express (a part holds its hierarchy delimiter). */
+export class MailboxNameError extends MailsiftError {}
+
 /** The server lacks a capability that the requested action needs to be safe. */
 export class CapabilityError extends MailsiftError {}
 

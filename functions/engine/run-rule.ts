@@ -121,6 +121,7 @@ function serverFacts(session: ImapSession, mailbox: MailboxInfo, dryRun: boolean
     canStore: (flag) => dryRun || session.canStore(flag),
     mailbox: mailbox.path,
     permanentFlags: [...mailbox.permanentFlags],
+    assertNameable: (name) => session.assertNameable(name),
   };
 }
 

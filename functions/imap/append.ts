@@ -1,4 +1,5 @@
 import { toActionError } from './imap-errors.ts';
+import { serverName } from './mailbox-names.ts';
 import type { SessionCore } from './session-core.ts';
 import { creatingOnTryCreate } from './transfer.ts';
 
@@ -15,7 +16,7 @@ export async function appendMessage(
   let uid: number | undefined;
   await creatingOnTryCreate(core, path, { subscribe: false }, async () => {
     try {
-      const appended = await core.client.append(path, content, [...flags]);
+      const appended = await core.client.append(serverName(core, path), content, [...flags]);
       uid = appended && typeof appended.uid === 'number' ? appended.uid : undefined;
     } catch (error) {
       throw toActionError('APPEND', error);

@@ -1,8 +1,9 @@
 import type { ListOptions, ListResponse } from 'imapflow';
-import { encodePath, normalizePath } from 'imapflow/lib/tools.js';
+import { encodePath } from 'imapflow/lib/tools.js';
 import { ImapActionError, MailboxNotFoundError } from '../errors.ts';
 import { atom, execChecked } from './exec.ts';
 import { isNonexistent, toActionError } from './imap-errors.ts';
+import { serverName, userName } from './mailbox-names.ts';
 import type { SessionCore } from './session-core.ts';
 
 export interface MailboxInfo {
@@ -34,11 +35,12 @@ export interface MailboxInfo {
 export async function openMailbox(core: SessionCore, path: string, readOnly: boolean): Promise<MailboxInfo> {
   const { client } = core;
   const current = client.mailbox;
-  const select = !current || current.path !== path || Boolean(current.readOnly) !== readOnly;
+  const name = serverName(core, path);
+  const select = !current || current.path !== name || Boolean(current.readOnly) !== readOnly;
   if (select) {
     core.saved.forget(); // RFC 5182 §2.1: SELECT and EXAMINE reset `$`
     try {
-      await client.mailboxOpen(path, { readOnly });
+      await client.mailboxOpen(name, { readOnly });
     } catch (error) {
       const failure = toActionError(readOnly ? 'EXAMINE' : 'SELECT', error);
       if (isNonexistent(failure)) {
@@ -50,7 +52,7 @@ export async function openMailbox(core: SessionCore, path: string, readOnly: boo
   const mailbox = client.mailbox;
   if (!mailbox) throw new ImapActionError(readOnly ? 'EXAMINE' : 'SELECT', { status: 'no mailbox selected' });
   return {
-    path: mailbox.path,
+    path: userName(core, mailbox.path),
     uidValidity: BigInt(mailbox.uidValidity),
     exists: mailbox.exists,
     uidNext: mailbox.uidNext,
@@ -117,7 +119,7 @@ export async function createMailbox(
     if (options.subscribe === false) {
       await execChecked(core.client, 'CREATE', [atom(encoded(core, path))]);
     } else {
-      await core.client.mailboxCreate(path);
+      await core.client.mailboxCreate(serverName(core, path));
     }
   } catch (error) {
     const failure = toActionError('CREATE', error);
@@ -129,7 +131,7 @@ export async function createMailbox(
 
 /** Whether `path` is a mailbox now (one `LIST`, without the LSUB imapflow would add). */
 async function mailboxExists(core: SessionCore, path: string): Promise<boolean> {
-  const wanted = normalizePath(core.client, path);
+  const wanted = serverName(core, path);
   const mailboxes = await listMailboxes(core, { listOnly: true });
   return mailboxes.some((mailbox) => mailbox.path === wanted);
 }
@@ -143,7 +145,10 @@ export async function listMailboxes(core: SessionCore, options: ListOptions = {}
   }
 }
 
-/** A mailbox name as the server writes it: the namespace applied, modified UTF-7 (RFC 3501 §5.1.3), quoted. */
+/**
+ * A mailbox name as the server writes it: its namespace and delimiter (mailbox-names.ts), modified UTF-7 (RFC
+ * 3501 §5.1.3), quoted.
+ */
 export function encoded(core: SessionCore, path: string): string {
-  return encodePath(core.client, normalizePath(core.client, path));
+  return encodePath(core.client, serverName(core, path));
 }

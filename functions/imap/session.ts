@@ -4,6 +4,7 @@ import { connectClient, DEFAULT_TIMEOUTS, type ImapAccount, type SessionTimeouts
 import { expungeExactly, removeOwnMessages } from './expunge.ts';
 import { fetchEvery, fetchFrom, fetchMessages } from './fetch.ts';
 import { createMailbox, listMailboxes, type MailboxInfo, mailboxStatus, openMailbox } from './mailbox.ts';
+import { serverName, userName } from './mailbox-names.ts';
 import { SavedResult } from './saved-result.ts';
 import { searchUids } from './search.ts';
 import type { SessionCore } from './session-core.ts';
@@ -59,6 +60,11 @@ export class ImapSession {
    */
   chunks(uids: readonly number[]): (readonly number[])[] {
     return this.core.saved.chunksOf(uids);
+  }
+
+  /** Throws MailboxNameError when this server has no name for `name` (a rule file's `/`-separated name). */
+  assertNameable(name: string): void {
+    serverName(this.core, name);
   }
 
   /** Whether the selected mailbox keeps `flag` (PERMANENTFLAGS lists it, or `\*` for any keyword). */
@@ -139,8 +145,9 @@ export class ImapSession {
     if (this.trashPath) return this.trashPath;
     const mailboxes = await listMailboxes(this.core);
     const special = mailboxes.find((mailbox) => mailbox.specialUse === '\\Trash');
-    const named = mailboxes.find((mailbox) => mailbox.path.toLowerCase() === 'trash');
-    this.trashPath = special?.path ?? named?.path ?? 'Trash';
+    const named = mailboxes.find((mailbox) => userName(this.core, mailbox.path).toLowerCase() === 'trash');
+    const found = special?.path ?? named?.path;
+    this.trashPath = found === undefined ? 'Trash' : userName(this.core, found);
     if (!special && !named && create) await this.createMailbox(this.trashPath);
     return this.trashPath;
   }

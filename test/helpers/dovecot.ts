@@ -43,6 +43,11 @@ export interface DovecotOptions {
   readonly specialUseTrash?: boolean;
   /** Longest command line Dovecot accepts (`imap_max_line_length`; Dovecot's default is 64k). */
   readonly maxLineLength?: string;
+  /**
+   * The personal namespace as Courier (and Cyrus by default) have it: prefix `INBOX.`, delimiter `.`, so that
+   * `Finance/Invoices` is `INBOX.Finance.Invoices` on the wire (default: no prefix, delimiter `/`).
+   */
+  readonly courierNamespace?: boolean;
 }
 
 export interface SeedMessage {
@@ -176,8 +181,7 @@ service anvil {
 }
 namespace inbox {
   inbox = yes
-  separator = /
-  mailbox Trash {
+${options.courierNamespace ? '  prefix = INBOX.\n  separator = .\n' : '  separator = /\n'}  mailbox Trash {
 ${trashSpecialUse}  }
 }
 `,

@@ -6,6 +6,7 @@ export const copyTo = defineAction({
   key: 'copyTo',
   schema: (kit) => kit.mailboxName,
   removesMessages: false,
+  preflight: (target, server) => server.assertNameable(target),
   apply: async (target, context) => {
     const { uids, dryRun } = context;
     if (!dryRun && uids.length > 0) await copyOnce(context, target);

@@ -7,7 +7,10 @@ export const moveTo = defineAction({
   schema: (kit) => kit.mailboxName,
   removesMessages: true,
   mayExpunge: (_target, server) => !server.hasMove,
-  preflight: (_target, server) => requireSafeRemoval('move', server),
+  preflight: (target, server) => {
+    server.assertNameable(target);
+    requireSafeRemoval('move', server);
+  },
   apply: async (target, context) => {
     const { mailbox, uids, dryRun } = context;
     // Moving a mailbox onto itself would expunge the originals after copying them back in.

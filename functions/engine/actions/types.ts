@@ -45,6 +45,8 @@ export interface ServerFacts {
   canStore(flag: string): boolean;
   readonly mailbox: string;
   readonly permanentFlags: readonly string[];
+  /** Throws MailboxNameError when the server cannot name this mailbox of the rule file. */
+  assertNameable(name: string): void;
 }
 
 /** The flags an action leaves set and unset on every message it acts on. */
