@@ -100,7 +100,8 @@ export async function runRule(
     name: rule.name,
     mailbox: mailbox.path,
     matched: matched.length,
-    acted: acted.length,
+    // What an action failed for (a webhook not delivered) was not acted on: it waits for the next run.
+    acted: acted.length - new Set(applied.failed.map((entry) => entry.uid)).size,
     ...(scan.scan === 'full' ? { scan: 'full', scanReason: scan.scanReason } : { scan: 'incremental' }),
     actions,
     sample,

@@ -25,7 +25,7 @@ export interface RuleSummary {
   readonly mailbox: string;
   /** Messages the match selected (before `limit`). */
   readonly matched: number;
-  /** Messages the actions were applied to (or would be, in a dry run). */
+  /** Messages the actions were applied to (or would be, in a dry run); not those an action failed for. */
   readonly acted: number;
   /**
    * `incremental`: the SEARCH looked only at what changed since the last clean run (matched counts those);

@@ -182,6 +182,8 @@ rules:
     const failed = await run(user, ruleset);
     assert.equal(failed.rules[0]?.scan, 'incremental');
     assert.equal(failed.rules[0]?.failed?.length, 1);
+    // Not delivered is not acted on: it waits for the next run.
+    assert.deepEqual([failed.rules[0]?.matched, failed.rules[0]?.acted], [1, 0]);
     const before = receiver.requests.length;
     const retried = await run(user, ruleset);
     assert.deepEqual(scans(retried), [['incremental', '']]);
