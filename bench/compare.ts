@@ -216,12 +216,19 @@ export async function compareTools(
   return { messages: count, runs, mismatches };
 }
 
-const median = (values: number[]) =>
+export const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
+/** The sizes (BENCH_MESSAGES, and 50,000 with BENCH_LARGE) and the repetitions (BENCH_REPETITIONS) to run. */
+export function benchSettings(): { sizes: number[]; repetitions: number } {
+  return {
+    sizes: [Number(process.env.BENCH_MESSAGES ?? 10_000), ...(process.env.BENCH_LARGE ? [50_000] : [])],
+    repetitions: Number(process.env.BENCH_REPETITIONS ?? 3),
+  };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const sizes = [Number(process.env.BENCH_MESSAGES ?? 10_000), ...(process.env.BENCH_LARGE ? [50_000] : [])];
-  const repetitions = Number(process.env.BENCH_REPETITIONS ?? 3);
+  const { sizes, repetitions } = benchSettings();
   // imapfilter sends each UID set as one line; for 50,000 messages that passes Dovecot's default 64 KB line
   // limit and its run fails. A raised limit lets it do the work (mailsift's lines stay short either way).
   const dovecot = await startDovecot({ maxLineLength: '16M' });

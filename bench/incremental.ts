@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startDovecot, type TestDovecot } from '../test/helpers/dovecot.ts';
 import { realisticMailbox } from '../test/helpers/realistic-mailbox.ts';
-import { differences, freshUser, runToolOn, type Tool } from './compare.ts';
+import { benchSettings, differences, freshUser, median, runToolOn, type Tool } from './compare.ts';
 
 const execFile = promisify(execFileCallback);
 
@@ -95,9 +95,6 @@ async function runPhases(dovecot: TestDovecot, size: number, order: readonly Too
   return { runs, mismatches };
 }
 
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-
 /** The table rows of one size: medians over the repetitions, each tool against imapfilter. */
 function report(size: number, repetitions: Map<string, PhaseRun>[]): void {
   const of = (key: string, pick: (run: PhaseRun) => number) =>
@@ -136,8 +133,7 @@ function report(size: number, repetitions: Map<string, PhaseRun>[]): void {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const sizes = [Number(process.env.BENCH_MESSAGES ?? 10_000), ...(process.env.BENCH_LARGE ? [50_000] : [])];
-  const repetitions = Number(process.env.BENCH_REPETITIONS ?? 3);
+  const { sizes, repetitions } = benchSettings();
   const dovecot = await startDovecot({ maxLineLength: '16M' });
   let void_ = false;
   try {
