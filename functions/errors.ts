@@ -74,3 +74,9 @@ export class ImapActionError extends MailsiftError {
     this.serverText = details.serverText;
   }
 }
+
+/**
+ * The server refused a command for load, not for what it asked: [UNAVAILABLE] or [LIMIT] (RFC 5530), Gmail's
+ * [THROTTLED], Exchange's "Server Unavailable. 15". Worth asking again a little later.
+ */
+export class ImapThrottledError extends ImapActionError {}

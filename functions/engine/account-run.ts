@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly lease?: LeaseMode;
   /** Scan every message, whatever the checkpoints say (`mailsift run --full`). */
   readonly fullScan?: boolean;
+  /** Waits before trying a rule the server throttled again (default THROTTLE_DELAYS_MS: 2, 8, 30 s). */
+  readonly throttleDelaysMs?: readonly number[];
   /** Asked before each rule and each webhook delivery; true ends the run cleanly as `incomplete`. */
   readonly shouldStop?: () => boolean;
   /** Told where a rule is: after its SEARCH, and as each action progresses (for a progress line). */
@@ -115,6 +117,7 @@ function ruleRun(options: RunOptions, account: Extract<Account, { open: true }>,
     state: account.state,
     dryRun: options.dryRun,
     fullScan: options.fullScan ?? false,
+    throttleDelaysMs: options.throttleDelaysMs,
     now: options.now ?? new Date(started),
     secrets: options.secrets ?? mapSecretResolver(process.env),
     shouldStop: stopBeforeLeaseEnds(options.shouldStop, account.lease),

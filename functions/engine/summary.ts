@@ -41,6 +41,8 @@ export interface RuleSummary {
   readonly failed?: MessageProblem[];
   /** Messages SEARCH found whose client-side checks could not be made (left alone, not a rule failure). */
   readonly skipped?: MessageProblem[];
+  /** Times the rule was run again because the server refused it for load (then it went through, or this failed). */
+  readonly retries?: number;
   readonly error?: string;
   readonly errorType?: string;
 }

@@ -1,5 +1,5 @@
 import { getStatusCode } from 'imapflow/lib/tools.js';
-import { CapabilityError, ImapActionError, ImapConnectError } from '../errors.ts';
+import { CapabilityError, ImapActionError, ImapConnectError, ImapThrottledError } from '../errors.ts';
 
 /** The fields imapflow sets on the errors it throws. */
 export interface ImapFlowCommandError extends Error {
@@ -53,13 +53,21 @@ export function toActionError(command: string, error: unknown): Error {
   if (err && !err.responseStatus && (err.code === 'NoConnection' || err.code === 'EConnectionClosed')) {
     return new ImapConnectError(`connection lost during ${command}`, { cause: error });
   }
-  return new ImapActionError(
-    command,
-    {
-      status: err?.responseStatus ?? (err?.code ? `error ${err.code}` : undefined),
-      responseCode: statusCodeOf(error),
-      serverText: textOf(error) || undefined,
-    },
-    { cause: error },
-  );
+  const details = {
+    status: err?.responseStatus ?? (err?.code ? `error ${err.code}` : undefined),
+    responseCode: statusCodeOf(error),
+    serverText: textOf(error) || undefined,
+  };
+  const Type = isThrottling(details) ? ImapThrottledError : ImapActionError;
+  return new Type(command, details, { cause: error });
+}
+
+/** Response codes of a server that is refusing for load (RFC 5530 §3; Gmail's own). */
+const THROTTLING_CODES = new Set(['UNAVAILABLE', 'LIMIT', 'THROTTLED']);
+
+/** A NO for load: by its code, or in Exchange's words, which come without one ("Server Unavailable. 15"). */
+function isThrottling(details: { status?: string; responseCode?: string; serverText?: string }): boolean {
+  if (details.status?.toUpperCase() !== 'NO') return false;
+  if (details.responseCode && THROTTLING_CODES.has(details.responseCode.toUpperCase())) return true;
+  return /\bServer Unavailable\.|\bthrottl/i.test(details.serverText ?? '');
 }
