@@ -24,6 +24,8 @@ export interface ServerBehaviour {
   readonly fromServer?: (unit: string) => string;
   /** The answer to send instead of forwarding a command (`tag` and the line given), or undefined to forward. */
   readonly answer?: (tag: string, line: string) => string | undefined;
+  /** Rewrites a command line (one without literals) before the server sees it. */
+  readonly toServer?: (line: string) => string;
 }
 
 export interface FaultProxy {
@@ -132,7 +134,8 @@ export async function startFaultProxy(options: {
           client.write(own);
           continue;
         }
-        upstream.write(unit);
+        const rewritten = behaviour.toServer && !/\{\d+\+?\}\r\n/.test(unit.toString('latin1'));
+        upstream.write(rewritten ? Buffer.from(`${behaviour.toServer?.(line)}\r\n`, 'latin1') : unit);
         if (fault.kind === 'stall' && fault.at === number) {
           struck = line;
           stalled = true;

@@ -2,7 +2,11 @@ import { MailsiftError } from '../../errors.ts';
 import { expungeOnce, moveOnce, requireSafeRemoval } from '../transfer.ts';
 import { defineAction } from './define.ts';
 
-/** `trash`: move to the Trash mailbox (SPECIAL-USE \Trash, else "Trash"). `expunge`: remove for good. */
+/**
+ * `trash`: move to the Trash mailbox (SPECIAL-USE \Trash, else "Trash"). `expunge`: remove for good; on Gmail
+ * (X-GM-EXT-1), where mailboxes are labels and an expunge only takes the label off (the message stays in All Mail),
+ * move to its Trash instead, which Gmail empties after 30 days; from that Trash itself, expunge.
+ */
 export const deleteMessages = defineAction({
   key: 'delete',
   schema: (kit) => kit.z.enum(['trash', 'expunge'], { error: 'expected trash or expunge' }),
@@ -11,12 +15,13 @@ export const deleteMessages = defineAction({
   preflight: (mode, server) => requireSafeRemoval(mode === 'expunge' ? 'expunge' : 'move', server),
   apply: async (mode, context) => {
     const { session, mailbox, uids, dryRun } = context;
-    if (mode === 'expunge') {
+    const labels = session.hasCapability('X-GM-EXT-1');
+    const trash = mode === 'trash' || labels ? await session.findTrash(!dryRun) : undefined;
+    if (mode === 'expunge' && (trash === undefined || trash === mailbox.path)) {
       if (!dryRun && uids.length > 0) await expungeOnce(context, uids);
       return { type: 'delete', target: 'expunge', count: uids.length };
     }
-    const trash = await session.findTrash(!dryRun);
-    if (trash === mailbox.path) {
+    if (trash === undefined || trash === mailbox.path) {
       throw new MailsiftError(
         `delete: trash cannot apply to the Trash mailbox itself (${JSON.stringify(trash)}); use delete: expunge`,
       );

@@ -1,0 +1,73 @@
+/** Gmail's label semantics, reproduced by a proxy in front of a real Dovecot that announces X-GM-EXT-1. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { runRuleset } from '../../functions/engine/run.ts';
+import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { type FaultProxy, startFaultProxyFor } from '../helpers/fault-proxy.ts';
+import { GMAIL_LIKE } from '../helpers/gmail-like.ts';
+import { makeMail } from '../helpers/mail.ts';
+import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+const stateStore = testState();
+let dovecot: TestDovecot;
+let gmail: FaultProxy;
+
+before(async () => {
+  dovecot = await startDovecot();
+  gmail = await startFaultProxyFor(dovecot, GMAIL_LIKE);
+});
+after(async () => {
+  await gmail?.close();
+  await dovecot?.stop();
+});
+
+const EXPUNGE_NEWS = (mailbox: string) =>
+  rulesetOf(
+    `mailbox: ${mailbox}\nrules:\n  - { name: purge, match: { from: news@ }, actions: [{ delete: expunge }] }\n`,
+  );
+
+function userWith(mailbox: string): string {
+  const user = dovecot.addUser();
+  dovecot.seed(user, mailbox, [
+    { raw: makeMail({ messageId: 'news', from: 'news@letters.test' }) },
+    { raw: makeMail({ messageId: 'keep', from: 'anna@example.com' }) },
+  ]);
+  return user;
+}
+
+describe('on Gmail (X-GM-EXT-1)', () => {
+  it('delete: expunge moves to the \\\\Trash mailbox, since an expunge would only take the INBOX label off', async () => {
+    const user = userWith('INBOX');
+    gmail.arm({ kind: 'none' });
+    const summary = await runRuleset(
+      EXPUNGE_NEWS('INBOX'),
+      { ...dovecot.account(user), port: gmail.port },
+      {
+        dryRun: false,
+        state: stateStore,
+      },
+    );
+    assert.deepEqual(summary.rules[0]?.actions, [{ type: 'delete', target: 'Trash', count: 1 }]);
+    assert.ok(!gmail.commands().some((line) => /X-GM-MSGID/.test(line)), 'the proxy took X-GM-MSGID out');
+    const state = await dovecot.mailboxState(user);
+    assert.deepEqual([idsIn(state, 'INBOX'), idsIn(state, 'Trash')], [['keep'], ['news']]);
+  });
+
+  it('delete: expunge in the Trash itself removes for good, and elsewhere than Gmail it always does', async () => {
+    const inTrash = userWith('Trash');
+    await runRuleset(
+      EXPUNGE_NEWS('Trash'),
+      { ...dovecot.account(inTrash), port: gmail.port },
+      {
+        dryRun: false,
+        state: stateStore,
+      },
+    );
+    assert.deepEqual(idsIn(await dovecot.mailboxState(inTrash), 'Trash'), ['keep']);
+    const plain = userWith('INBOX');
+    await runRuleset(EXPUNGE_NEWS('INBOX'), dovecot.account(plain), { dryRun: false, state: stateStore });
+    const state = await dovecot.mailboxState(plain);
+    assert.deepEqual([idsIn(state, 'INBOX'), idsIn(state, 'Trash')], [['keep'], []]);
+  });
+});
