@@ -3,7 +3,7 @@ import type { Match, Rule } from '../rules/schema.ts';
 import type { AccountState } from './account-state.ts';
 import { stepOf } from './actions/index.ts';
 import type { FlagChange } from './actions/types.ts';
-import { andMatch, carries, flagMatch } from './match-algebra.ts';
+import { allApplied, andMatch, anyOf, carries, notYetApplied } from './match-algebra.ts';
 
 /** An action that marks the messages it finished (a webhook with dedupe), and the flag changes after it. */
 export interface DeliveryMark {
@@ -34,8 +34,11 @@ export function withoutFinished(match: Match, marks: readonly DeliveryMark[]): M
   if (marks.length === 0) return match;
   // Left out only when finished under every mark (two webhooks: a message the first finished still goes to the
   // second). NOT finished = for some mark: NOT its keyword, OR a flag not added yet, OR a flag not removed yet.
-  const unfinished = marks.flatMap((mark): Match[] => [{ notKeyword: mark.keyword }, ...laterNotDone(mark)]);
-  return andMatch(match, unfinished.length === 1 ? (unfinished[0] as Match) : { any: unfinished });
+  const unfinished = marks.flatMap((mark): Match[] => [
+    { notKeyword: mark.keyword },
+    ...notYetApplied(mark.later),
+  ]);
+  return andMatch(match, anyOf(unfinished));
 }
 
 /**
@@ -60,19 +63,7 @@ export async function dropFinished(
   return candidates.filter((uid) => {
     const has = carries(flagsOf.get(uid));
     const finished = (mark: DeliveryMark, index: number) =>
-      (delivered[index]?.has(uid) || has(mark.keyword)) && laterDone(mark, has);
+      (delivered[index]?.has(uid) || has(mark.keyword)) && allApplied(mark.later, has);
     return !marks.every(finished);
   });
-}
-
-/** Whether the message carries what the actions after the mark leave: every flag added, none removed. */
-function laterDone(mark: DeliveryMark, has: (flag: string) => boolean): boolean {
-  return mark.later.every((change) => change.add.every(has) && !change.remove.some(has));
-}
-
-function laterNotDone(mark: DeliveryMark): Match[] {
-  return mark.later.flatMap((change) => [
-    ...change.add.map((flag) => flagMatch(flag, false)),
-    ...change.remove.map((flag) => flagMatch(flag, true)),
-  ]);
 }

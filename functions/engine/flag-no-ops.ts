@@ -2,7 +2,7 @@ import type { ImapSession } from '../imap/session.ts';
 import type { Match, Rule } from '../rules/schema.ts';
 import { stepOf } from './actions/index.ts';
 import type { FlagChange } from './actions/types.ts';
-import { andMatch, carries, flagMatch, isSystemFlag } from './match-algebra.ts';
+import { allApplied, andMatch, anyOf, carries, isSystemFlag, notYetApplied } from './match-algebra.ts';
 
 /**
  * A rule whose actions all change flags can act for nothing: a message it tagged still matches. Such messages
@@ -29,11 +29,7 @@ export function searchableChanges(
 
 /** `match`, narrowed to messages on which some change would change something: lacks a flag added, or carries one removed. */
 export function withoutNoOps(match: Match, changes: readonly FlagChange[]): Match {
-  const wouldChange = changes.flatMap((change) => [
-    ...change.add.map((flag) => flagMatch(flag, false)),
-    ...change.remove.map((flag) => flagMatch(flag, true)),
-  ]);
-  return andMatch(match, wouldChange.length === 1 ? (wouldChange[0] as Match) : { any: wouldChange });
+  return andMatch(match, anyOf(notYetApplied(changes)));
 }
 
 /** The same on the client, from one FETCH of FLAGS: for `stop` rules (which hold back all they match) and dry runs. */
@@ -45,8 +41,5 @@ export async function dropNoOps(
   if (matched.length === 0) return [];
   const { messages } = await session.fetch(matched, { flags: true });
   const flagsOf = new Map(messages.map((message) => [message.uid, message.flags]));
-  return matched.filter((uid) => {
-    const has = carries(flagsOf.get(uid));
-    return changes.some((change) => change.add.some((flag) => !has(flag)) || change.remove.some(has));
-  });
+  return matched.filter((uid) => !allApplied(changes, carries(flagsOf.get(uid))));
 }

@@ -23,7 +23,7 @@ interface Group {
   readonly durations: readonly number[];
   plan?: GroupPlan;
   /** The UIDs that changed since the checkpoint (one index-only SEARCH as the group starts); none if unchanged. */
-  candidates?: Candidates;
+  candidates: Candidates;
   /** Rules of the group that ended, and whether each left nothing for a later run. */
   readonly ended: Map<string, boolean>;
 }
@@ -57,6 +57,7 @@ export class RulesetScans {
         rules,
         digest: rulesDigest(rules, mailbox),
         durations: durationsOf(rules),
+        candidates: { uids: [], interleaved: false },
         ended: new Map(),
       });
     }
@@ -76,11 +77,10 @@ export class RulesetScans {
     this.lastPath = path;
     if (group.plan) {
       const mailbox = await session.openMailbox(path, this.options.dryRun);
-      if (group.candidates && interleaved) group.candidates = { ...group.candidates, interleaved: true };
+      if (interleaved) group.candidates = { ...group.candidates, interleaved: true };
       return { mailbox, scan: this.scanOf(session, rule, path, group, group.plan) };
     }
     const { mailbox, plan } = await this.plan(session, path, group);
-    group.candidates = { uids: [], interleaved: false };
     if (needsCandidates(plan, group.durations, mailbox.justSelected) && plan.since) {
       // Index-only (UID, MODSEQ, INTERNALDATE), so cheap on any server; the rules' own SEARCHes, which may read
       // headers and bodies, then look at just these messages.

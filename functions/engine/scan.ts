@@ -101,12 +101,12 @@ export function ruleScan(
   mailbox: string,
   plan: GroupPlan,
   context: { readonly now: Date; readonly hasWithin: boolean; readonly durations: readonly number[] },
-  candidates: Candidates | undefined,
+  candidates: Candidates,
 ): RuleScan {
   if (plan.fullReason || !plan.since || !plan.next)
     return { scan: 'full', scanReason: plan.fullReason ?? '' };
   if (!actsOnce(rule, mailbox)) return { scan: 'full', scanReason: 'acts again' };
-  if (!candidates?.uids) return { scan: 'incremental', changes: changesSince(plan.since, context) };
+  if (!candidates.uids) return { scan: 'incremental', changes: changesSince(plan.since, context) };
   const tail = candidates.interleaved ? [`${plan.next.uidNext}:${HIGHEST_UID}`] : [];
   const set = [...toRanges(candidates.uids), ...tail].join(',');
   return set === '' ? { scan: 'incremental' } : { scan: 'incremental', changes: { uid: set } };
