@@ -16,12 +16,12 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImapAccount } from '../../functions/imap/session.ts';
 import { makeSelfSigned } from './certificates.ts';
+import { freePort, waitForPort } from './ports.ts';
 
 const execFile = promisify(execFileCallback);
 
@@ -84,38 +84,6 @@ export interface TestDovecot {
   /** Every message of every mailbox of `user`, by mailbox, UIDs ascending. */
   mailboxState(user: string): Promise<Map<string, MessageState[]>>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-async function waitForPort(port: number, deadlineMs: number): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new Error(`Dovecot did not listen on 127.0.0.1:${port} in ${deadlineMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 let seedCounter = 0;
@@ -194,7 +162,7 @@ ${trashSpecialUse}  }
     } finally {
       closeSync(startLog);
     }
-    await waitForPort(imapsPort, 10_000);
+    await waitForPort(imapsPort, 10_000, 'Dovecot');
   } catch (error) {
     let log = '';
     try {
