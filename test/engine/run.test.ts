@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runRuleset } from '../../functions/engine/run.ts';
-import { CORPUS, isoDaysAgo } from '../helpers/corpus.ts';
+import { CORPUS, MATCH_CASES } from '../helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
@@ -24,45 +24,6 @@ function userWithCorpus(): string {
   dovecot.seed(user, 'INBOX', CORPUS);
   return user;
 }
-
-/** Each case: a match, and the corpus messages it must select. */
-const MATCH_CASES: readonly { match: string; expected: string[] }[] = [
-  { match: '{ from: "billing@" }', expected: ['inv1', 'inv2'] },
-  { match: '{ to: "oncall@" }', expected: ['alert1'] },
-  { match: '{ cc: "team@" }', expected: ['alert1'] },
-  { match: '{ subject: "invoice" }', expected: ['inv1', 'inv2'] },
-  { match: '{ body: "see you soon" }', expected: ['personal'] },
-  { match: '{ text: "digest" }', expected: ['news1'] },
-  { match: '{ header: { List-Unsubscribe: "" } }', expected: ['news1', 'news2'] },
-  { match: '{ header: { X-Priority: "highest" } }', expected: ['alert1'] },
-  { match: '{ seen: true }', expected: ['inv1', 'news1'] },
-  { match: '{ seen: false, from: "news@" }', expected: ['news2'] },
-  { match: '{ flagged: true }', expected: ['news2'] },
-  { match: '{ answered: true }', expected: ['alert2'] },
-  { match: '{ draft: true }', expected: ['personal'] },
-  { match: '{ olderThan: 35d }', expected: ['inv1', 'news1'] },
-  { match: '{ olderThan: 90m, newerThan: 1d }', expected: ['inv2'] },
-  { match: '{ newerThan: 1h }', expected: ['alert1', 'alert2'] },
-  { match: `{ before: "${isoDaysAgo(35)}" }`, expected: ['inv1', 'news1'] },
-  { match: `{ since: "${isoDaysAgo(5)}" }`, expected: ['alert1', 'alert2', 'inv2', 'news2'] },
-  { match: '{ larger: 500KB }', expected: ['personal'] },
-  { match: '{ smaller: 100KB, from: "monitoring@" }', expected: ['alert1', 'alert2'] },
-  { match: '{ any: [{ from: "anna@" }, { answered: true }] }', expected: ['alert2', 'personal'] },
-  { match: '{ from: "monitoring@", not: { answered: true } }', expected: ['alert1'] },
-  { match: "{ subjectMatches: '^\\[ALERT\\]' }", expected: ['alert1'] },
-  { match: '{ subjectMatches: "grüße" }', expected: ['personal'] },
-  { match: "{ fromMatches: '^Anna <' }", expected: ['personal'] },
-  { match: "{ headerMatches: { X-Priority: '^1' } }", expected: ['alert1'] },
-  { match: '{ attachment: { type: application/pdf } }', expected: ['inv1'] },
-  { match: "{ attachment: { filename: '*.png' } }", expected: ['personal'] },
-  { match: "{ attachment: { type: 'image/*' }, from: anna@ }", expected: ['personal'] },
-  { match: "{ any: [{ from: anna@ }, { subjectMatches: 'RESOLVED' }] }", expected: ['alert2', 'personal'] },
-  { match: "{ from: monitoring@, not: { subjectMatches: 'RESOLVED' } }", expected: ['alert1'] },
-  {
-    match: "{ not: { any: [{ seen: true }, { subjectMatches: 'alert|resolved|grüße|offer' }] } }",
-    expected: ['inv2'],
-  },
-];
 
 describe('runRuleset match keys (real Dovecot)', () => {
   it('selects exactly the expected messages for every match key', async () => {
