@@ -149,6 +149,7 @@ export async function startCourier(): Promise<TestImapServer> {
     imapPort: ports.imap,
     certificate,
     certificateFile,
+    keyFile: join(dir, 'key.pem'),
     addUser(password = 'secret') {
       userCounter += 1;
       const user = `user${userCounter}-${instance}`;

@@ -133,6 +133,7 @@ export async function startCyrus(options: CyrusOptions): Promise<TestImapServer>
     imapPort: ports.imap,
     certificate,
     certificateFile,
+    keyFile: join(dir, 'key.pem'),
     addUser(password = 'secret') {
       userCounter += 1;
       const user = `user${userCounter}-${instance}`;

@@ -15,6 +15,7 @@ export interface TestImapServer {
   readonly imapPort: number;
   readonly certificate: string;
   readonly certificateFile: string;
+  readonly keyFile: string;
   /** A fresh user with an empty INBOX; returns its name. */
   addUser(password?: string): string;
   account(user: string, overrides?: Partial<ImapAccount>): ImapAccount;
