@@ -88,12 +88,14 @@ export async function runAccount(
     const outcome = await runRulesetRules(job.ruleset, ruleRun(options, account, started), removedByEarlier);
     const last = index === jobs.length - 1;
     if (outcome.lost || last) await closeAccount(account);
+    const facts = session.factsThatMatter;
     summaries.push({
       ...base,
       durationMs: Date.now() - started,
       rules: outcome.rules,
       imapCommands: session.commands.length - countFrom,
       ...(outcome.incomplete ? { incomplete: true } : {}),
+      ...(Object.keys(facts).length > 0 ? { server: facts } : {}),
       ...outcome.lost,
     });
     report(summaries.at(-1) as RulesetSummary);

@@ -13,13 +13,14 @@ export async function finishInterruptedExpunges(
   state: AccountState,
   mailbox: MailboxInfo,
 ): Promise<number> {
-  if (!session.hasCapability('UIDPLUS')) return 0;
+  if (!session.profile.uidPlus) return 0;
   const pending = state.pendingExpunges(mailbox);
   const uids = await pending.pending();
   if (uids.length === 0) return 0;
   const still: number[] = [];
   // One SEARCH per chunk: a long, scattered record must not become a line the server refuses.
-  for (const set of chunkUidSet(uids)) still.push(...(await session.searchUids({ deleted: true, uid: set })));
+  for (const set of chunkUidSet(uids, session.profile.maxUidSetLength))
+    still.push(...(await session.searchUids({ deleted: true, uid: set })));
   await session.expungeExactly(still);
   await pending.done();
   return still.length;

@@ -85,7 +85,7 @@ export class RulesetScans {
       // Index-only (UID, MODSEQ, INTERNALDATE), so cheap on any server; the rules' own SEARCHes, which may read
       // headers and bodies, then look at just these messages.
       const changed = await session.searchUids(changesSince(plan.since, this.searchContext(session, group)));
-      group.candidates = { uids: candidateSet(changed), interleaved: false };
+      group.candidates = { uids: candidateSet(changed, session.profile.maxUidSetLength), interleaved: false };
     }
     return { mailbox, scan: this.scanOf(session, rule, path, group, plan) };
   }
@@ -150,7 +150,11 @@ export class RulesetScans {
   }
 
   private searchContext(session: ImapSession, group: Group) {
-    return { now: this.options.now, hasWithin: session.hasCapability('WITHIN'), durations: group.durations };
+    return {
+      now: this.options.now,
+      hasWithin: session.profile.within,
+      durations: group.durations,
+    };
   }
 
   private groupOf(path: string): Group {

@@ -117,8 +117,8 @@ export async function runRule(
  */
 function serverFacts(session: ImapSession, mailbox: MailboxInfo, dryRun: boolean): ServerFacts {
   return {
-    hasMove: session.hasCapability('MOVE'),
-    hasUidPlus: session.hasCapability('UIDPLUS'),
+    hasMove: session.profile.move,
+    hasUidPlus: session.profile.uidPlus,
     canStore: (flag) => dryRun || session.canStore(flag),
     mailbox: mailbox.path,
     permanentFlags: [...mailbox.permanentFlags],

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MailboxInfo, SearchObject } from '../imap/session.ts';
-import { MAX_UID_SET_LENGTH, toRanges } from '../imap/uid-set.ts';
+import { toRanges } from '../imap/uid-set.ts';
 import type { Match, Rule } from '../rules/schema.ts';
 import { parseDuration } from '../rules/units.ts';
 import { type Checkpoint, UNREADABLE } from '../state/checkpoints.ts';
@@ -128,9 +128,9 @@ export function needsCandidates(
   return !unchanged || !justSelected || durations.length > 0;
 }
 
-/** The candidates as a UID set, or undefined where they would make a command line too long for some servers. */
-export function candidateSet(uids: readonly number[]): readonly number[] | undefined {
-  return toRanges(uids).join(',').length <= MAX_UID_SET_LENGTH ? uids : undefined;
+/** The candidates as a UID set, or undefined where they would make a command line too long for the server. */
+export function candidateSet(uids: readonly number[], maxLength: number): readonly number[] | undefined {
+  return toRanges(uids).join(',').length <= maxLength ? uids : undefined;
 }
 
 /**

@@ -74,7 +74,7 @@ async function matchMessages(
   const match = withoutFinished(rule.match, searchable ? marks : []);
   const compiled = compileSearch(noOps ? withoutNoOps(match, noOps) : match, {
     now: context.now,
-    hasWithin: session.hasCapability('WITHIN'),
+    hasWithin: session.profile.within,
   });
   const found = await session.searchUids(narrow(compiled.search), { save: true });
   let candidates = found.filter((uid) => !context.heldBack.has(uid));

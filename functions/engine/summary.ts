@@ -1,4 +1,5 @@
 import { MailsiftError } from '../errors.ts';
+import type { ProfileFacts } from '../imap/server-profile.ts';
 import { AccountBusyError } from '../state/lease.ts';
 
 /** The summary contract: what a run reports, to the CLI (text or `--json`), to Lambda's logs and metrics. */
@@ -63,6 +64,11 @@ export interface RulesetSummary {
    * failed); the next scheduled run goes ahead.
    */
   readonly busy?: { readonly holder: string; readonly until: string };
+  /**
+   * What about the server made this run take another way than on a full-featured one (no MOVE, no CONDSTORE,
+   * keywords refused, Gmail's labels, …), from imap/server-profile.ts; absent when nothing did.
+   */
+  readonly server?: ProfileFacts;
   /** Set when the run could not start (connection, TLS, login) or was cut short. */
   readonly error?: string;
   readonly errorType?: string;

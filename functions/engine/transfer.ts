@@ -36,8 +36,8 @@ export async function copyOnce(context: ActionContext, target: string): Promise<
  */
 export async function moveOnce(context: ActionContext, target: string): Promise<void> {
   const { session, uids } = context;
-  if (session.hasCapability('MOVE')) return await session.moveMessages(uids, target);
-  requireSafeRemoval('move', { hasMove: false, hasUidPlus: session.hasCapability('UIDPLUS') });
+  if (session.profile.move) return await session.moveMessages(uids, target);
+  requireSafeRemoval('move', { hasMove: false, hasUidPlus: session.profile.uidPlus });
   // Copies found once for all the UIDs: each copy stands for one original, twins in two chunks included.
   const toCopy = new Set(await notCopiedYet(context, target));
   // Chunk by chunk, each copied and expunged before the next: a cut leaves at most one chunk half done.
@@ -55,7 +55,7 @@ export async function moveOnce(context: ActionContext, target: string): Promise<
  * the next run (finish-expunges.ts).
  */
 export async function expungeOnce(context: ActionContext, uids: readonly number[]): Promise<void> {
-  requireSafeRemoval('expunge', { hasMove: false, hasUidPlus: context.session.hasCapability('UIDPLUS') });
+  requireSafeRemoval('expunge', { hasMove: false, hasUidPlus: context.session.profile.uidPlus });
   const pending = context.state.pendingExpunges(context.mailbox);
   await pending.record(uids);
   await context.session.markDeleted(uids);

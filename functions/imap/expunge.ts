@@ -11,7 +11,7 @@ import { chunkUidSet } from './uid-set.ts';
  */
 export async function expungeExactly(core: SessionCore, uids: readonly number[]): Promise<void> {
   if (uids.length === 0) return;
-  if (!core.client.capabilities.has('UIDPLUS')) {
+  if (!core.profile.uidPlus) {
     throw new CapabilityError(
       'cannot expunge safely: the server offers neither MOVE nor UIDPLUS, and a plain EXPUNGE would also ' +
         'remove messages that other clients marked \\Deleted',
@@ -30,8 +30,9 @@ export async function expungeExactly(core: SessionCore, uids: readonly number[])
 export async function removeOwnMessages(core: SessionCore, uids: readonly number[]): Promise<void> {
   if (uids.length === 0) return;
   await storeFlags(core, uids, 'add', ['\\Deleted']);
-  if (core.client.capabilities.has('UIDPLUS')) {
-    for (const set of chunkUidSet(uids)) await execChecked(core.client, 'UID EXPUNGE', [sequence(set)]);
+  if (core.profile.uidPlus) {
+    for (const set of chunkUidSet(uids, core.profile.maxUidSetLength))
+      await execChecked(core.client, 'UID EXPUNGE', [sequence(set)]);
   } else {
     await execChecked(core.client, 'EXPUNGE', []);
   }

@@ -15,7 +15,7 @@ export async function fetchMessages(
   items: FetchQueryObject,
 ): Promise<{ messages: FetchMessageObject[]; unreadable: number[] }> {
   const messages: FetchMessageObject[] = [];
-  for (const set of chunkUidSet(uids)) {
+  for (const set of chunkUidSet(uids, core.profile.maxUidSetLength)) {
     try {
       messages.push(...(await core.client.fetchAll(set, { ...items, uid: true }, { uid: true })));
     } catch (error) {

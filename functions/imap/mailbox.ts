@@ -56,7 +56,7 @@ export async function openMailbox(core: SessionCore, path: string, readOnly: boo
     uidValidity: BigInt(mailbox.uidValidity),
     exists: mailbox.exists,
     uidNext: mailbox.uidNext,
-    ...(client.capabilities.has('CONDSTORE') && !mailbox.noModseq && mailbox.highestModseq !== undefined
+    ...(core.profile.condstore && !mailbox.noModseq && mailbox.highestModseq !== undefined
       ? { highestModseq: BigInt(mailbox.highestModseq) }
       : {}),
     readOnly: Boolean(mailbox.readOnly),

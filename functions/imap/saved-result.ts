@@ -8,6 +8,9 @@ import { chunkUidSet, chunkUids } from './uid-set.ts';
 export class SavedResult {
   private uids: readonly number[] | undefined;
 
+  /** `maxLength`: the longest UID set one command line may carry on this server. */
+  constructor(private readonly maxLength: number) {}
+
   remember(uids: readonly number[]): void {
     this.uids = uids;
   }
@@ -24,11 +27,11 @@ export class SavedResult {
 
   /** The UID sets to send for `uids`: `$` when it names exactly them, else ranges chunked by line length. */
   uidSets(uids: readonly number[]): string[] {
-    return this.names(uids) ? ['$'] : chunkUidSet(uids);
+    return this.names(uids) ? ['$'] : chunkUidSet(uids, this.maxLength);
   }
 
   /** `uids` in the chunks their UID sets take on the wire: all at once when `$` names them. */
   chunksOf(uids: readonly number[]): (readonly number[])[] {
-    return this.names(uids) ? [uids] : chunkUids(uids);
+    return this.names(uids) ? [uids] : chunkUids(uids, this.maxLength);
   }
 }

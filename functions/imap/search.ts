@@ -17,7 +17,7 @@ export async function searchUids(
 ): Promise<number[]> {
   const { client, wire } = core;
   wire.lastWarning = undefined;
-  if (options.save && client.capabilities.has('SEARCHRES') && client.capabilities.has('ESEARCH')) {
+  if (options.save && core.profile.searchRes) {
     // SAVE is not among imapflow's typed return options, but it passes them through as written.
     const result = await client.search(query, {
       uid: true,

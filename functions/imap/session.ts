@@ -7,12 +7,21 @@ import { createMailbox, listMailboxes, type MailboxInfo, mailboxStatus, openMail
 import { serverName, userName } from './mailbox-names.ts';
 import { SavedResult } from './saved-result.ts';
 import { searchUids } from './search.ts';
+import { factsThatMatter, type ProfileFacts, profileOf, type ServerProfile } from './server-profile.ts';
 import type { SessionCore } from './session-core.ts';
 import { canStore, storeFlags } from './store.ts';
 import { transferMessages } from './transfer.ts';
 import type { WireRecord } from './wire-record.ts';
 
-export type { FetchMessageObject, FetchQueryObject, ImapAccount, MailboxInfo, SearchObject, SessionTimeouts };
+export type {
+  FetchMessageObject,
+  FetchQueryObject,
+  ImapAccount,
+  MailboxInfo,
+  SearchObject,
+  ServerProfile,
+  SessionTimeouts,
+};
 export { DEFAULT_TIMEOUTS };
 
 /**
@@ -23,9 +32,11 @@ export { DEFAULT_TIMEOUTS };
 export class ImapSession {
   private readonly core: SessionCore;
   private trashPath: string | undefined;
+  private keywordsRefused = false;
 
   private constructor(client: ImapFlow, wire: WireRecord) {
-    this.core = { client, wire, saved: new SavedResult() };
+    const profile = profileOf(client);
+    this.core = { client, profile, wire, saved: new SavedResult(profile.maxUidSetLength) };
   }
 
   /**
@@ -45,8 +56,9 @@ export class ImapSession {
     return this.core.wire.commands;
   }
 
-  hasCapability(name: string): boolean {
-    return this.core.client.capabilities.has(name);
+  /** What this server can do and how it differs, from CAPABILITY and the greeting (see server-profile.ts). */
+  get profile(): ServerProfile {
+    return this.core.profile;
   }
 
   /** SELECT, or EXAMINE when `readOnly`; not again for the mailbox selected. @throws MailboxNotFoundError, ImapActionError */
@@ -69,7 +81,14 @@ export class ImapSession {
 
   /** Whether the selected mailbox keeps `flag` (PERMANENTFLAGS lists it, or `\*` for any keyword). */
   canStore(flag: string): boolean {
-    return canStore(this.core, flag);
+    const can = canStore(this.core, flag);
+    if (!can && !flag.startsWith('\\')) this.keywordsRefused = true;
+    return can;
+  }
+
+  /** The profile's facts that changed what this session did, `keywords: false` once a mailbox refused one. */
+  get factsThatMatter(): ProfileFacts {
+    return factsThatMatter(this.core.profile, !this.keywordsRefused);
   }
 
   /** `UID SEARCH`; with `save`, also kept as `$` where the server can (RFC 5182). */

@@ -38,7 +38,7 @@ describe('a server without MOVE (RFC 6851)', () => {
   it('moves with COPY, \\Deleted and UID EXPUNGE of exactly the moved UIDs', async () => {
     const user = seedWithForeignDeleted(dovecot);
     const session = await ImapSession.connect(dovecot.account(user));
-    assert.equal(session.hasCapability('MOVE'), false);
+    assert.equal(session.profile.move, false);
     await session.close();
 
     const summary = await runRuleset(MOVE_NEWS, dovecot.account(user), { state: stateStore, dryRun: false });

@@ -12,6 +12,7 @@ import {
   withinChanges,
 } from '../../functions/engine/scan.ts';
 import type { MailboxInfo } from '../../functions/imap/session.ts';
+import { MAX_UID_SET_LENGTH } from '../../functions/imap/uid-set.ts';
 import { type Checkpoint, Checkpoints, UNREADABLE } from '../../functions/state/checkpoints.ts';
 import { MemoryStateStore } from '../../functions/state/memory-store.ts';
 import { rulesetOf } from '../helpers/rulesets.ts';
@@ -140,8 +141,8 @@ describe('ruleScan', () => {
 
   it('falls back to the change criteria where the candidates would make too long a line', () => {
     const scattered = Array.from({ length: 3000 }, (_, index) => index * 2 + 1);
-    assert.equal(candidateSet(scattered), undefined);
-    assert.deepEqual(candidateSet([1, 2, 3]), [1, 2, 3]);
+    assert.equal(candidateSet(scattered, MAX_UID_SET_LENGTH), undefined);
+    assert.deepEqual(candidateSet([1, 2, 3], MAX_UID_SET_LENGTH), [1, 2, 3]);
     const scan = ruleScan(byName('tag'), 'INBOX', plan(), context, { interleaved: false });
     assert.deepEqual(scan, { scan: 'incremental', changes: changesSince(checkpoint, context) });
   });

@@ -20,7 +20,7 @@ describe('ImapSession.connect', () => {
   it('logs in over implicit TLS, trusting the account CA', async () => {
     const user = dovecot.addUser();
     const session = await ImapSession.connect(dovecot.account(user), FAST);
-    assert.equal(session.hasCapability('UIDPLUS'), true);
+    assert.equal(session.profile.uidPlus, true);
     await session.close();
   });
 
@@ -31,7 +31,7 @@ describe('ImapSession.connect', () => {
       FAST,
     );
     assert.deepEqual(session.commands.slice(0, 3), ['ID', 'STARTTLS', 'CAPABILITY']);
-    assert.equal(session.hasCapability('STARTTLS'), false);
+    assert.equal(session.profile.capabilities.has('STARTTLS'), false);
     await session.close();
   });
 

@@ -142,9 +142,9 @@ describe('STARTTLS against a hostile server', () => {
     try {
       const session = await ImapSession.connect(account(server.port), DEFAULT_TIMEOUTS);
       try {
-        assert.equal(session.hasCapability('X-INJECTED'), false);
-        assert.equal(session.hasCapability('MOVE'), false);
-        assert.equal(session.hasCapability('UIDPLUS'), true, 'the capabilities sent inside TLS');
+        assert.equal(session.profile.capabilities.has('X-INJECTED'), false);
+        assert.equal(session.profile.move, false);
+        assert.equal(session.profile.uidPlus, true, 'the capabilities sent inside TLS');
         const inbox = await session.openMailbox('INBOX', true);
         assert.equal(inbox.exists, 0);
       } finally {

@@ -139,6 +139,7 @@ for (const real of REAL_SERVERS) {
         assert.equal(posts.requests.length, 0);
         const summary = await runRuleset(ruleset, server.account(user), { state: stateStore, dryRun: false });
         for (const rule of summary.rules) assert.equal(rule.error, undefined, `${rule.name}: ${rule.error}`);
+        assert.deepEqual(summary.server, real.facts);
         const matched = (run: typeof summary) => run.rules.map((rule) => `${rule.name} ${rule.matched}`);
         assert.deepEqual(matched(summary), matched(dry));
 

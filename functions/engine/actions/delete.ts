@@ -15,7 +15,7 @@ export const deleteMessages = defineAction({
   preflight: (mode, server) => requireSafeRemoval(mode === 'expunge' ? 'expunge' : 'move', server),
   apply: async (mode, context) => {
     const { session, mailbox, uids, dryRun } = context;
-    const labels = session.hasCapability('X-GM-EXT-1');
+    const labels = session.profile.labels;
     const trash = mode === 'trash' || labels ? await session.findTrash(!dryRun) : undefined;
     if (mode === 'expunge' && (trash === undefined || trash === mailbox.path)) {
       if (!dryRun && uids.length > 0) await expungeOnce(context, uids);
