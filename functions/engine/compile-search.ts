@@ -1,3 +1,4 @@
+import { CapabilityError } from '../errors.ts';
 import type { FetchMessageObject, FetchQueryObject, SearchObject } from '../imap/session.ts';
 import { CLIENT_MATCH_KEYS } from '../rules/match-keys.ts';
 import type { Match } from '../rules/schema.ts';
@@ -8,6 +9,8 @@ export interface SearchContext {
   readonly now: Date;
   /** Server offers WITHIN (RFC 5032): OLDER/YOUNGER compare INTERNALDATE to the second. */
   readonly hasWithin: boolean;
+  /** Server is Gmail (X-GM-EXT-1), which takes its own search syntax as `X-GM-RAW`; absent: it is not. */
+  readonly hasGmailSearch?: boolean;
 }
 
 /** A rule's match, split into what the server decides and what the client must check. */
@@ -59,6 +62,7 @@ function serverKeysOf(match: Match, context: SearchContext, approximate: boolean
   if (match.draft !== undefined) query.draft = match.draft;
   if (match.keyword !== undefined) query.keyword = match.keyword;
   if (match.notKeyword !== undefined) query.unKeyword = match.notKeyword;
+  if (match.gmailSearch !== undefined) query.gmraw = gmailSearch(match.gmailSearch, context);
   if (match.larger !== undefined) query.larger = parseSize(match.larger);
   if (match.smaller !== undefined) query.smaller = parseSize(match.smaller);
   if (match.before !== undefined) query.before = `${match.before}T00:00:00.000Z`;
@@ -73,6 +77,17 @@ function serverKeysOf(match: Match, context: SearchContext, approximate: boolean
     query.or = match.any.map((inner) => serverKeysOf(inner, context, false));
   }
   if (match.not && isPure(match.not, context)) query.not = serverKeysOf(match.not, context, false);
+  return query;
+}
+
+/** Gmail's own query (`has:attachment filename:pdf`), decided by Gmail; any other server has no such SEARCH key. */
+function gmailSearch(query: string, context: SearchContext): string {
+  if (!context.hasGmailSearch) {
+    throw new CapabilityError(
+      `gmailSearch ${JSON.stringify(query)} needs Gmail (the X-GM-EXT-1 extension), which this server does not offer; ` +
+        'use the other match keys here',
+    );
+  }
   return query;
 }
 

@@ -153,6 +153,7 @@ export class RulesetScans {
     return {
       now: this.options.now,
       hasWithin: session.profile.within,
+      hasGmailSearch: session.profile.labels,
       durations: group.durations,
     };
   }

@@ -75,6 +75,7 @@ async function matchMessages(
   const compiled = compileSearch(noOps ? withoutNoOps(match, noOps) : match, {
     now: context.now,
     hasWithin: session.profile.within,
+    hasGmailSearch: session.profile.labels,
   });
   const found = await session.searchUids(narrow(compiled.search), { save: true });
   let candidates = found.filter((uid) => !context.heldBack.has(uid));

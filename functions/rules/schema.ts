@@ -38,6 +38,9 @@ export const MatchSchema = z.strictObject({
   newerThan: duration.optional().describe('Received within this long.'),
   before: isoDate.optional().describe('Received before this day (UTC).'),
   since: isoDate.optional().describe('Received on or after this day (UTC).'),
+  gmailSearch: searchText
+    .optional()
+    .describe("Gmail's own search syntax, e.g. 'has:attachment filename:pdf' (X-GM-RAW; Gmail only)."),
   larger: size.optional().describe('Larger than this size.'),
   smaller: size.optional().describe('Smaller than this size.'),
   // Recursive keys need explicit types (zod 4 getters); emptiness is checked by checkMatchNotEmpty.

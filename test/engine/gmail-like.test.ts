@@ -70,4 +70,36 @@ describe('on Gmail (X-GM-EXT-1)', () => {
     const state = await dovecot.mailboxState(plain);
     assert.deepEqual([idsIn(state, 'INBOX'), idsIn(state, 'Trash')], [['keep'], []]);
   });
+
+  it('gmailSearch is sent as X-GM-RAW and decided by the server; elsewhere the rule fails, naming the key', async () => {
+    const user = dovecot.addUser();
+    dovecot.seed(user, 'INBOX', [
+      { raw: makeMail({ messageId: 'pdf', text: 'see invoice-2001.pdf attached' }) },
+      { raw: makeMail({ messageId: 'other', text: 'nothing here' }) },
+    ]);
+    const ruleset = rulesetOf(
+      'rules:\n  - { name: raw, match: { gmailSearch: "invoice-2001.pdf" }, actions: [{ addFlags: [$Raw] }] }\n',
+    );
+    gmail.arm({ kind: 'none' });
+    const summary = await runRuleset(
+      ruleset,
+      { ...dovecot.account(user), port: gmail.port },
+      {
+        dryRun: false,
+        state: stateStore,
+      },
+    );
+    assert.equal(summary.rules[0]?.error, undefined);
+    assert.ok(gmail.commands().some((line) => /X-GM-RAW "?invoice-2001\.pdf/.test(line)));
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Raw'), ['pdf']);
+
+    for (const dryRun of [true, false]) {
+      const elsewhere = await runRuleset(ruleset, dovecot.account(user), { dryRun, state: stateStore });
+      assert.equal(elsewhere.rules[0]?.errorType, 'CapabilityError');
+      assert.match(
+        elsewhere.rules[0]?.error ?? '',
+        /gmailSearch "invoice-2001\.pdf" needs Gmail \(the X-GM-EXT-1/,
+      );
+    }
+  });
 });
