@@ -90,13 +90,19 @@ export async function connectClient(
   // An 'error' event without a listener would kill the process; failures surface through the
   // promise of the command that was running instead.
   client.on('error', () => {});
+  const started = Date.now();
   try {
     await client.connect();
   } catch (error) {
     client.close();
     if (wire.violation) throw refused(account, `the server ${wire.violation}`);
     // A BYE's reason is the server's own word on why it hung up: worth showing, as quoted data.
-    throw classifyConnectError(error as ImapFlowCommandError, account, client.byeReason);
+    throw classifyConnectError(
+      error as ImapFlowCommandError,
+      account,
+      client.byeReason,
+      Date.now() - started,
+    );
   }
   if (account.tls === 'starttls' && !client.secureConnection) {
     // Defence in depth: whatever path imapflow took, a STARTTLS account never runs in the clear.
@@ -155,7 +161,12 @@ function refused(account: ImapAccount, what: string): ImapTlsError {
   return new ImapTlsError(`STARTTLS is required for ${where(account)} but ${what}; no credentials were sent`);
 }
 
-function classifyConnectError(error: ImapFlowCommandError, account: ImapAccount, bye?: string): Error {
+function classifyConnectError(
+  error: ImapFlowCommandError,
+  account: ImapAccount,
+  bye: string | undefined,
+  waitedMs: number,
+): Error {
   const code = error.code ?? '';
   if (error.authenticationFailed || statusCodeOf(error) === 'AUTHENTICATIONFAILED') {
     const serverText = textOf(error);
@@ -167,7 +178,8 @@ function classifyConnectError(error: ImapFlowCommandError, account: ImapAccount,
   if (error.tlsFailed) return refused(account, `could not be established (${error.message})`);
   if (TIMEOUT_CODES.has(code)) {
     return new ImapConnectError(
-      `${where(account)} did not answer in time (${code}); the run gave up instead of waiting`,
+      // The time really waited, measured: what the user compares with the timeouts they set.
+      `${where(account)} did not answer in time (${code}, after ${(waitedMs / 1000).toFixed(1)} s); the run gave up instead of waiting`,
     );
   }
   if (TLS_ERROR_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {

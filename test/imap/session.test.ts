@@ -76,18 +76,25 @@ describe('ImapSession.connect', () => {
     );
   });
 
-  it('gives up on a server that never greets within the greeting timeout', async () => {
+  it('gives up on a server that never greets within the greeting timeout, and says how long it waited', async () => {
     const server = await startFakeImap({ greeting: null, answer: () => {} });
     try {
       const started = Date.now();
+      let waited = Number.NaN;
       await assert.rejects(
         ImapSession.connect(
           { host: '127.0.0.1', port: server.port, tls: 'starttls', user: 'u', password: 'p' },
-          { connectMs: 1000, greetingMs: 500, socketMs: 1000 },
+          { connectMs: 3000, greetingMs: 1000, socketMs: 3000 },
         ),
-        (error: unknown) => error instanceof ImapConnectError,
+        (error: unknown) => {
+          waited = Number(/after (\d+\.\d) s/.exec((error as Error).message)?.[1]);
+          return error instanceof ImapConnectError && /GREETING_TIMEOUT/.test((error as Error).message);
+        },
       );
-      assert.ok(Date.now() - started < 5000);
+      const elapsed = (Date.now() - started) / 1000;
+      // The greeting timeout, not twice it, and what the message says is what passed.
+      assert.ok(waited >= 1 && waited <= elapsed + 0.05, `waited ${waited} s of ${elapsed} s`);
+      assert.ok(elapsed < 1.9, `${elapsed} s`);
     } finally {
       await server.close();
     }
