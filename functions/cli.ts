@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
 import { formatProgress, formatSummary } from './format-summary.ts';
+import { withTokens } from './oauth/tokens.ts';
 import { loadRulesets } from './rules/load.ts';
 import { rulesetJsonSchema } from './rules/schema.ts';
 import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
@@ -69,7 +70,9 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
   const accounts = loadAccountsFile(accountsFile);
   const secrets = localSecretResolver(io.env, values.parameters ?? (io.env.MAILSIFT_PARAMETERS || undefined));
   // Resolve every account before connecting anywhere, so a typo fails before any mail is touched.
-  const resolved = rulesets.map((ruleset) => ({ ruleset, account: accounts.resolve(ruleset.account) }));
+  const configured = await Promise.all(
+    rulesets.map(async (ruleset) => ({ ruleset, account: await accounts.resolve(ruleset.account, secrets) })),
+  );
   // Progress only for a person at a terminal: --json output and logs stay clean.
   const status = values.json ? undefined : io.status;
   let lastStatus = 0;
@@ -83,6 +86,12 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
       }
     : undefined;
   const state = await openStateStore(values.state, io.env, { readOnly: values['dry-run'] });
+  // Tokens are written even in a dry run: a rotated refresh token not kept would lock the account out.
+  const tokenState = values['dry-run'] ? await openStateStore(values.state, io.env) : state;
+  const resolved = configured.map(({ ruleset, account }) => ({
+    ruleset,
+    account: withTokens(account, tokenState),
+  }));
   const options = {
     dryRun: values['dry-run'],
     fullScan: values.full,

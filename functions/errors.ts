@@ -45,6 +45,19 @@ export class ImapTlsError extends MailsiftError {}
 /** The server rejected the credentials. */
 export class ImapAuthError extends MailsiftError {}
 
+/**
+ * An OAuth2 token could not be had: the authorization server refused (`invalid_client`, `invalid_grant`, consent
+ * missing) or could not be reached. The message says which account and setting, and what to do; never a secret.
+ */
+export class OAuth2Error extends MailsiftError {
+  /** The authorization server's `error` code (RFC 6749 §5.2), when it sent one. */
+  readonly code?: string;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options);
+    this.code = options?.code;
+  }
+}
+
 /** A mailbox a rule names does not exist (and is not one we create). */
 export class MailboxNotFoundError extends MailsiftError {}
 

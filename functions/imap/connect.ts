@@ -11,9 +11,17 @@ export interface ImapAccount {
   /** `implicit`: TLS from the first byte (993). `starttls`: plain connect, then STARTTLS is required. */
   readonly tls: 'implicit' | 'starttls';
   readonly user: string;
-  readonly password: string;
+  /** The password, for LOGIN or AUTHENTICATE PLAIN; absent where `tokens` sign in. */
+  readonly password?: string;
+  /** OAuth2: access tokens for SASL OAUTHBEARER (RFC 7628) or XOAUTH2, whichever the server offers. */
+  readonly tokens?: TokenSource;
   /** Extra trusted CA certificate(s), PEM, added to the system roots. */
   readonly ca?: string;
+}
+
+/** Gives an access token; `fresh`: not the cached one, which the server has just refused. */
+export interface TokenSource {
+  token(fresh: boolean): Promise<string>;
 }
 
 export interface SessionTimeouts {
@@ -62,13 +70,31 @@ export async function connectClient(
   account: ImapAccount,
   timeouts: SessionTimeouts,
 ): Promise<{ client: ImapFlow; wire: WireRecord }> {
+  if (!account.tokens)
+    return await connectWith(account, timeouts, { user: account.user, pass: account.password });
+  const accessToken = await account.tokens.token(false);
+  try {
+    return await connectWith(account, timeouts, { user: account.user, accessToken });
+  } catch (error) {
+    if (!(error instanceof ImapAuthError)) throw error;
+    // A cached token the server no longer takes (revoked, or its clock is ahead): one new token, one more try.
+    const fresh = await account.tokens.token(true);
+    return await connectWith(account, timeouts, { user: account.user, accessToken: fresh });
+  }
+}
+
+async function connectWith(
+  account: ImapAccount,
+  timeouts: SessionTimeouts,
+  auth: { user: string; pass?: string; accessToken?: string },
+): Promise<{ client: ImapFlow; wire: WireRecord }> {
   const wire = newWireRecord();
   const client: ImapFlow = new ImapFlow({
     host: account.host,
     port: account.port,
     secure: account.tls === 'implicit',
     ...(account.tls === 'starttls' ? { doSTARTTLS: true } : {}),
-    auth: { user: account.user, pass: account.password },
+    auth,
     tls: {
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
@@ -170,9 +196,13 @@ function classifyConnectError(
   const code = error.code ?? '';
   if (error.authenticationFailed || statusCodeOf(error) === 'AUTHENTICATIONFAILED') {
     const serverText = textOf(error);
+    const advice = account.tokens
+      ? "the token server's token was refused: check that the app may open this mailbox " +
+        '(Exchange: the service principal needs FullAccess to it; Google: the IMAP scope)'
+      : "check the account's user and password";
     return new ImapAuthError(
       `login to ${where(account)} as ${JSON.stringify(account.user)} was rejected` +
-        `${serverText ? `: ${JSON.stringify(serverText)}` : ''}; check the account's user and password`,
+        `${serverText ? `: ${JSON.stringify(serverText)}` : ''}; ${advice}`,
     );
   }
   if (error.tlsFailed) return refused(account, `could not be established (${error.message})`);

@@ -1,6 +1,12 @@
 import type { FetchMessageObject, FetchQueryObject, ImapFlow, SearchObject } from 'imapflow';
 import { appendMessage } from './append.ts';
-import { connectClient, DEFAULT_TIMEOUTS, type ImapAccount, type SessionTimeouts } from './connect.ts';
+import {
+  connectClient,
+  DEFAULT_TIMEOUTS,
+  type ImapAccount,
+  type SessionTimeouts,
+  type TokenSource,
+} from './connect.ts';
 import { expungeExactly, removeOwnMessages } from './expunge.ts';
 import { fetchEvery, fetchFrom, fetchMessages } from './fetch.ts';
 import { createMailbox, listMailboxes, type MailboxInfo, mailboxStatus, openMailbox } from './mailbox.ts';
@@ -21,6 +27,7 @@ export type {
   SearchObject,
   ServerProfile,
   SessionTimeouts,
+  TokenSource,
 };
 export { DEFAULT_TIMEOUTS };
 

@@ -48,6 +48,11 @@ export interface DovecotOptions {
    * `Finance/Invoices` is `INBOX.Finance.Invoices` on the wire (default: no prefix, delimiter `/`).
    */
   readonly courierNamespace?: boolean;
+  /**
+   * OAuth2 sign-in (SASL XOAUTH2 and OAUTHBEARER), tokens checked at `introspectionUrl` (RFC 7662, POST).
+   * `only`: no password mechanisms at all, as Exchange Online (XOAUTH2 alone).
+   */
+  readonly oauth2?: { readonly introspectionUrl: string; readonly only?: boolean };
 }
 
 export interface SeedMessage {
@@ -88,6 +93,19 @@ export interface TestDovecot {
 
 let seedCounter = 0;
 
+/** The auth settings and oauth2 passdb for `options.oauth2` (empty without it); the passdb's file is written too. */
+function oauth2Config(dir: string, options: DovecotOptions): string {
+  if (!options.oauth2) return '';
+  const file = join(dir, 'oauth2.conf');
+  writeFileSync(
+    file,
+    `introspection_mode = post\nintrospection_url = ${options.oauth2.introspectionUrl}\n` +
+      'username_attribute = username\nactive_attribute = active\nactive_value = true\n',
+  );
+  const mechanisms = options.oauth2.only ? 'xoauth2' : 'plain login xoauth2 oauthbearer';
+  return `auth_mechanisms = ${mechanisms}\npassdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = ${file}\n}\n`;
+}
+
 /** Starts Dovecot. @throws with the reason and the fix when it cannot (never skips). */
 export async function startDovecot(options: DovecotOptions = {}): Promise<TestDovecot> {
   try {
@@ -126,7 +144,7 @@ default_login_user = dovenull
 first_valid_uid = 0
 mail_location = maildir:~/Maildir
 imap_capability = ${capabilities}
-${options.maxLineLength ? `imap_max_line_length = ${options.maxLineLength}\n` : ''}passdb {
+${options.maxLineLength ? `imap_max_line_length = ${options.maxLineLength}\n` : ''}${oauth2Config(dir, options)}passdb {
   driver = passwd-file
   args = ${usersDir}/%u
 }
