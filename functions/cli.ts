@@ -2,11 +2,13 @@ import { parseArgs } from 'node:util';
 import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
 import { formatProgress, formatSummary } from './format-summary.ts';
+import { deviceLogin } from './oauth/device-login.ts';
 import { withTokens } from './oauth/tokens.ts';
 import { loadRulesets } from './rules/load.ts';
 import { rulesetJsonSchema } from './rules/schema.ts';
 import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
 import { openStateStore } from './state/open-store.ts';
+import { accountScope } from './state/store.ts';
 import { webhookPayloadJsonSchema } from './webhook/payload-schema.ts';
 
 export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
@@ -25,6 +27,9 @@ const USAGE = `Usage:
                                                 instead (runs from several machines); --no-lease skips the
                                                 lease and the copy journal (only if nothing else runs the
                                                 account; a cut run may then copy twice)
+  mailsift auth login ACCOUNT [--accounts FILE] [--parameters FILE] [--state DIR|dynamodb:TABLE]
+                                                sign an oauth2 account in once (device code): prints a URL
+                                                and a code, waits, and keeps the refresh token in --state
   mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
   mailsift help                                 print this
 
@@ -107,6 +112,28 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
   return summaries.some(hasFailed) ? EXIT.ruleFailed : EXIT.ok;
 }
 
+/** `mailsift auth login ACCOUNT`: a device login for an OAuth2 account; its refresh token goes to the state. */
+async function commandAuth(args: string[], io: CliIo): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { accounts: { type: 'string' }, parameters: { type: 'string' }, state: { type: 'string' } },
+  });
+  const [verb, name] = positionals;
+  if (verb !== 'login' || !name || positionals.length > 2) throw new UsageError('auth takes: login ACCOUNT');
+  const accountsFile = values.accounts ?? io.env.MAILSIFT_ACCOUNTS;
+  if (!accountsFile) throw new UsageError('no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS');
+  const secrets = localSecretResolver(io.env, values.parameters ?? (io.env.MAILSIFT_PARAMETERS || undefined));
+  const account = await loadAccountsFile(accountsFile).resolve(name, secrets);
+  if (!account.oauth2)
+    throw new UsageError(`account ${JSON.stringify(name)} signs in with a password, not oauth2`);
+  const state = await openStateStore(values.state, io.env);
+  await deviceLogin(account.oauth2, { state, scope: accountScope(account) }, (line) =>
+    io.stdout(`${line}\n`),
+  );
+  return EXIT.ok;
+}
+
 function commandValidate(args: string[], io: CliIo): number {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
   const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
@@ -127,6 +154,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return commandValidate(args, io);
       case 'run':
         return await commandRun(args, io);
+      case 'auth':
+        return await commandAuth(args, io);
       case 'schema': {
         const which = args[0] ?? 'ruleset';
         if (which !== 'ruleset' && which !== 'webhook')
