@@ -27,6 +27,8 @@ new MailsiftStack(app, 'Mailsift', {
   parameterKeyArn: context('parameterKeyArn'),
   memorySize: context('memorySize') === undefined ? undefined : Number(context('memorySize')),
   reserveConcurrency: context('reserveConcurrency') !== 'false',
+  // -c oauth2Accounts=billing,ops: the accounts whose rotated refresh tokens are written back.
+  oauth2Accounts: context('oauth2Accounts')?.split(',').filter(Boolean),
 });
 // AwsSolutions checks run on every synth: an unsuppressed finding is an error that stops it.
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -16,7 +16,7 @@ import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { ACTIONS } from '../functions/engine/actions/index.ts';
 import type { Ruleset } from '../functions/rules/schema.ts';
-import { accountParameterName } from '../functions/secrets/ssm.ts';
+import { accountParameterName, refreshTokenParameterName } from '../functions/secrets/ssm.ts';
 import { STATE_TABLE_KEYS } from '../functions/state/dynamodb-store.ts';
 import { bundleHandler } from './bundle.ts';
 
@@ -42,6 +42,11 @@ export interface MailsiftStackProps extends StackProps {
    * AWS accounts whose concurrency quota cannot spare the reservation. @default true
    */
   readonly reserveConcurrency?: boolean;
+  /**
+   * Accounts that sign in with OAuth2 and a refresh token: their function may read and overwrite exactly
+   * `<prefix>/oauth/<account>/refresh-token` (a rotated token is written back). @default none
+   */
+  readonly oauth2Accounts?: readonly string[];
 }
 
 /** Every `{ parameter }` a ruleset's actions read at run time, as each action's definition names them. */
@@ -238,6 +243,17 @@ export class MailsiftStack extends Stack {
         ),
       }),
     );
+    if (shared.props.oauth2Accounts?.includes(account)) {
+      // The one parameter a rotated refresh token is written back to (secrets/ssm.ts names it).
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: ['ssm:GetParameter', 'ssm:PutParameter'],
+          resources: [
+            `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${refreshTokenParameterName(shared.prefix, account)}`,
+          ],
+        }),
+      );
+    }
     // The state table, items only (no scans, no table administration).
     role.addToPolicy(
       new PolicyStatement({

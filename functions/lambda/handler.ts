@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { hasFailed, type RulesetSummary, runRuleset } from '../engine/run.ts';
 import { MailsiftError } from '../errors.ts';
 import type { Ruleset } from '../rules/schema.ts';
+import type { ConfiguredAccount } from '../secrets/local.ts';
 import { type ParameterStoreSecrets, parameterStoreSecrets } from '../secrets/ssm.ts';
 import { DynamoDbStateStore } from '../state/dynamodb-store.ts';
 import type { StateStore } from '../state/store.ts';
@@ -54,9 +55,10 @@ export function createHandler(deps: HandlerDependencies) {
         `unknown ruleset ${JSON.stringify(event?.ruleset)}; this function runs: ${known.join(', ')}`,
       );
     }
-    const account = await deps.secrets.loadAccount(ruleset.account);
+    const configured = await deps.secrets.loadAccount(ruleset.account);
     store ??= deps.state();
     const state = store;
+    const account = await signingIn(configured, state, deps.secrets);
     const summary = await runRuleset(ruleset, account, {
       dryRun: false,
       state,
@@ -74,6 +76,17 @@ export function createHandler(deps: HandlerDependencies) {
       );
     return summary;
   };
+}
+
+/**
+ * The account with its token source where it signs in with OAuth2. The OAuth2 code (oauth4webapi, jose) is
+ * imported only then: password accounts do not pay for it at a cold start. A rotated refresh token goes to the
+ * state table first, then back to its parameter.
+ */
+async function signingIn(account: ConfiguredAccount, state: StateStore, secrets: ParameterStoreSecrets) {
+  if (!account.oauth2) return account;
+  const { withTokens } = await import('../oauth/tokens.ts');
+  return withTokens(account, state, (settings, token) => secrets.persistRefreshToken(settings, token));
 }
 
 function recordMetrics(metrics: Metrics, summary: RulesetSummary): void {

@@ -1,5 +1,6 @@
 /**
- * A loopback stand-in for the SSM Parameter Store API (JSON 1.1 protocol, GetParameter only), so the real AWS
+ * A loopback stand-in for the SSM Parameter Store API (JSON 1.1 protocol: GetParameter, and PutParameter with
+ * Overwrite into the same map), so the real AWS
  * SDK client can run against it from any process: point AWS_ENDPOINT_URL_SSM at `url`.
  */
 import assert from 'node:assert/strict';
@@ -9,11 +10,15 @@ export interface FakeSsm {
   readonly url: string;
   /** Names asked for, in order, with whether decryption was requested. */
   readonly requests: { name: string; withDecryption: boolean }[];
+  /** PutParameter calls, in order: name, type and whether it overwrote (the value is in `parameters`). */
+  readonly puts: { name: string; type: string; overwrite: boolean }[];
+  readonly parameters: Record<string, string>;
   close(): Promise<void>;
 }
 
 export async function startFakeSsm(parameters: Record<string, string>): Promise<FakeSsm> {
   const requests: FakeSsm['requests'] = [];
+  const puts: FakeSsm['puts'] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -22,11 +27,22 @@ export async function startFakeSsm(parameters: Record<string, string>): Promise<
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as {
         Name?: string;
         WithDecryption?: boolean;
+        Value?: string;
+        Type?: string;
+        Overwrite?: boolean;
       };
       const reply = (status: number, payload: unknown) =>
         response
           .writeHead(status, { 'content-type': 'application/x-amz-json-1.1' })
           .end(JSON.stringify(payload));
+      if (target === 'AmazonSSM.PutParameter') {
+        const name = body.Name ?? '';
+        if (parameters[name] !== undefined && !body.Overwrite)
+          return reply(400, { __type: 'ParameterAlreadyExists', message: name });
+        parameters[name] = body.Value ?? '';
+        puts.push({ name, type: body.Type ?? 'String', overwrite: body.Overwrite === true });
+        return reply(200, { Version: puts.length + 1, Tier: 'Standard' });
+      }
       if (target !== 'AmazonSSM.GetParameter')
         return reply(400, { __type: 'InvalidAction', message: target });
       const name = body.Name ?? '';
@@ -52,6 +68,8 @@ export async function startFakeSsm(parameters: Record<string, string>): Promise<
   return {
     url: `http://127.0.0.1:${address.port}`,
     requests,
+    puts,
+    parameters,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -155,6 +155,31 @@ describe('MailsiftStack', () => {
     assert.ok(!JSON.stringify(policies).includes('kms:'), 'aws/ssm needs no kms grant');
   });
 
+  it('lets an OAuth2 account write back exactly its refresh-token parameter, and no other account', () => {
+    const { template: oauth } = synth({ oauth2Accounts: ['billing'] });
+    const policies = oauth.findResources('AWS::IAM::Policy');
+    const puts = (prefix: string) =>
+      Object.entries(policies)
+        .filter(([id]) => id.startsWith(prefix))
+        .flatMap(
+          ([, policy]) =>
+            policy.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[],
+        )
+        .filter((statement) => [statement.Action].flat().includes('ssm:PutParameter'));
+    assert.deepEqual(puts('BillingRole'), [
+      {
+        Action: ['ssm:GetParameter', 'ssm:PutParameter'],
+        Effect: 'Allow',
+        Resource: parameterArn('/mailsift/oauth/billing/refresh-token'),
+      },
+    ]);
+    assert.deepEqual(puts('OpsRole'), []);
+    assert.ok(
+      !JSON.stringify(template.findResources('AWS::IAM::Policy')).includes('ssm:PutParameter'),
+      'none by default',
+    );
+  });
+
   it('grants kms:Decrypt only on a key the user names, and only through SSM', () => {
     const keyArn = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     synth({ parameterKeyArn: keyArn }).template.hasResourceProperties('AWS::IAM::Policy', {

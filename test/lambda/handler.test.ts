@@ -19,6 +19,7 @@ import { startDynalite, type TestDynamo } from '../helpers/dynalite.ts';
 import { type FakeSsm, startFakeSsm } from '../helpers/fake-ssm.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 import { idsIn } from '../helpers/rulesets.ts';
+import { startTokenServer, type TokenServer } from '../helpers/token-server.ts';
 
 const PASSWORD = 'L4mbda"pa\\ss-wörd';
 const RULES = `account: test
@@ -40,9 +41,11 @@ let work: string;
 let bundleFile: string;
 let lambdaUser: string;
 let cliUser: string;
+let tokens: TokenServer;
 
 before(async () => {
-  dovecot = await startDovecot();
+  tokens = await startTokenServer();
+  dovecot = await startDovecot({ oauth2: { introspectionUrl: tokens.introspectUrl } });
   dynamo = await startDynalite();
   stateTable = await dynamo.createStateTable();
   receiver = await startReceiver();
@@ -74,6 +77,7 @@ after(async () => {
   await receiver?.close();
   await dynamo?.stop();
   await dovecot?.stop();
+  await tokens?.close();
 });
 
 interface Invocation {
@@ -213,6 +217,54 @@ describe('Lambda bundle', () => {
       /"_aws":\{"Timestamp":\d+,"CloudWatchMetrics":\[\{"Namespace":"mailsift"/,
     );
     assert.ok(!invocation.output.includes('wörd'));
+  });
+
+  it('signs an OAuth2 account in: the rotated refresh token goes to the state table, then back to its parameter', async () => {
+    const user = dovecot.addUser();
+    dovecot.seed(user, 'INBOX', CORPUS);
+    tokens.registerClient('lambda-app', {});
+    const configured = tokens.issueRefreshToken('lambda-app', user);
+    const refreshParameter = '/mailsift/oauth/test/refresh-token';
+    const oauthSsm = await startFakeSsm({
+      '/mailsift/accounts/test': JSON.stringify({
+        host: '127.0.0.1',
+        port: dovecot.imapsPort,
+        user,
+        ca: dovecot.certificate,
+        oauth2: { clientId: 'lambda-app', tokenUrl: tokens.tokenUrl, scope: 'imap' },
+      }),
+      [refreshParameter]: configured,
+      '/mailsift/webhooks/ops': receiver.url,
+    });
+    try {
+      const before = tokens.requests.get('refresh_token') ?? 0;
+      const invocation = await invokeBundle(
+        [{ ruleset: 'inbox' }, { ruleset: 'inbox' }],
+        300_000,
+        oauthSsm.url,
+      );
+      for (const result of invocation.results) assert.ok(result.ok, invocation.output);
+      assert.equal(
+        (tokens.requests.get('refresh_token') ?? 0) - before,
+        1,
+        'the warm invocation reused the token',
+      );
+      assert.deepEqual(oauthSsm.puts, [{ name: refreshParameter, type: 'SecureString', overwrite: true }]);
+      const rotated = oauthSsm.parameters[refreshParameter] ?? '';
+      assert.notEqual(rotated, configured);
+      const table = new DynamoDbStateStore(dynamo.client, stateTable);
+      const stored = await table.get<{ token: string }>(
+        `${accountScope({ user, host: '127.0.0.1' })}/oauth/refresh-token`,
+      );
+      assert.equal(stored?.value.token, rotated, 'the same token in the state table');
+      assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Finance', '$Billing'), ['inv1', 'inv2']);
+      assert.ok(
+        !invocation.output.includes(rotated) && !invocation.output.includes(configured),
+        'no token logged',
+      );
+    } finally {
+      await oauthSsm.close();
+    }
   });
 
   it('fails the invocation with a typed error for an unknown ruleset or a failing rule', async () => {
