@@ -3,7 +3,7 @@
  * less can speak IMAP), built with the same esbuild settings. Each import is timed in a fresh Node process.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadRulesets } from '../functions/rules/load.ts';
 import { bundleHandler, bundleImapflowOnly } from '../infra/bundle.ts';
@@ -16,10 +16,11 @@ const dir = mkdtempSync(resolve('node_modules/.cache/mailsift-bench-'));
 const handler = bundleHandler(loadRulesets(['rules']), join(dir, 'handler'));
 const floor = bundleImapflowOnly(join(dir, 'floor'));
 
-function importMs(code: string): number {
+/** Median time of `code` in fresh processes; `first` runs before the clock starts. */
+function importMs(code: string, first = ''): number {
   const samples: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const script = `const t = performance.now(); ${code}; process.stdout.write(String(performance.now() - t));`;
+    const script = `${first}; const t = performance.now(); ${code}; process.stdout.write(String(performance.now() - t));`;
     samples.push(
       Number(
         execFileSync('node', ['--no-warnings', '--input-type=module', '-e', script], { encoding: 'utf8' }),
@@ -44,3 +45,18 @@ console.log(
     `all files ${kb(handler.totalBytes)} (${(handler.totalBytes / floor.bytes).toFixed(2)}x), ` +
     `import ${handlerMs.toFixed(1)} ms (${(handlerMs / floorMs).toFixed(2)}x floor, ${(handlerMs / sdkMs).toFixed(2)}x floor + SDK)`,
 );
+
+// The OAuth2 code (oauth4webapi, jose) is a chunk of its own, imported only for accounts that sign in with it.
+const oauthChunk = readdirSync(handler.dir)
+  .map((name) => join(handler.dir, name))
+  .find((file) => readFileSync(file, 'utf8').includes('urn:ietf:params:oauth:grant-type:jwt-bearer'));
+if (oauthChunk) {
+  const oauthMs = importMs(
+    `await import(${JSON.stringify(oauthChunk)})`,
+    `await import(${JSON.stringify(handler.file)})`,
+  );
+  console.log(
+    `OAuth2 chunk (loaded for OAuth2 accounts only): ${kb(statSync(oauthChunk).size)}, ` +
+      `import ${oauthMs.toFixed(1)} ms after the handler's`,
+  );
+}
