@@ -74,9 +74,11 @@ export async function runAccount(
   const names = jobs.map((job) => job.ruleset.name);
   let account = await openAccount(jobs, options, names);
   let reopened = false;
+  let signedInAgain = false;
   // A session's first ruleset counts its connection and login too.
   let countFrom = 0;
-  for (const [index, job] of jobs.entries()) {
+  for (let index = 0; index < jobs.length; index++) {
+    const job = jobs[index] as AccountJob;
     const started = Date.now();
     const base = summaryBase(job.ruleset, options);
     if (!account.open) {
@@ -88,6 +90,15 @@ export async function runAccount(
     const outcome = await runRulesetRules(job.ruleset, ruleRun(options, account, started), removedByEarlier);
     const last = index === jobs.length - 1;
     if (outcome.lost || last) await closeAccount(account);
+    if (outcome.lost && !signedInAgain && tokenExpired(job.account, session)) {
+      // Exchange ends a session whose access token expired; a new one signs in with a new token and runs this
+      // ruleset again from its start (every action is idempotent; what was done is not found again).
+      signedInAgain = true;
+      account = await openAccount(jobs.slice(index), options, names);
+      countFrom = 0;
+      index--;
+      continue;
+    }
     const facts = session.factsThatMatter;
     summaries.push({
       ...base,
@@ -110,6 +121,13 @@ export async function runAccount(
     }
   }
   return summaries;
+}
+
+/** Whether the server hung up because the session's OAuth2 access token expired (Exchange's BYE says so). */
+function tokenExpired(account: ImapAccount, session: ImapSession): boolean {
+  return (
+    account.tokens !== undefined && /AccessTokenExpired|token (has )?expired/i.test(session.byeReason ?? '')
+  );
 }
 
 /** What the rules of one ruleset run with, on the open account. */

@@ -58,6 +58,11 @@ export class ImapSession {
     return new ImapSession(client, wire);
   }
 
+  /** The text of the server's BYE, where it hung up with one (Exchange: `… AccessTokenExpired`). */
+  get byeReason(): string | undefined {
+    return this.core.client.byeReason ?? undefined;
+  }
+
   /** Every command sent on this connection, by name (`UID SEARCH`, `UID MOVE`, …), in order. */
   get commands(): readonly string[] {
     return this.core.wire.commands;

@@ -16,7 +16,9 @@ import { createServer, type TLSSocket } from 'node:tls';
 export type Fault =
   | { readonly kind: 'none' }
   | { readonly kind: 'cut'; readonly at: number; readonly when: 'before' | 'answered' }
-  | { readonly kind: 'stall'; readonly at: number };
+  | { readonly kind: 'stall'; readonly at: number }
+  /** Instead of the Nth command, the server says `* BYE text` and hangs up (Exchange: `AccessTokenExpired`). */
+  | { readonly kind: 'bye'; readonly at: number; readonly text: string; readonly onBye?: () => void };
 
 /** How the proxy makes Dovecot look like another server (see exchange-like.ts). */
 export interface ServerBehaviour {
@@ -122,6 +124,12 @@ export async function startFaultProxy(options: {
         if (fault.kind === 'cut' && fault.at === number && fault.when === 'before') {
           struck = line;
           cut();
+          return;
+        }
+        if (fault.kind === 'bye' && fault.at === number) {
+          struck = line;
+          fault.onBye?.();
+          client.end(`* BYE ${fault.text}\r\n`, () => cut());
           return;
         }
         if (fault.kind === 'cut' && fault.at === number && fault.when === 'answered') {

@@ -14,6 +14,7 @@ import { type OAuth2Entry, oauth2Settings } from '../../functions/oauth/settings
 import { forgetAccessTokens, REFRESH_TOKEN_RECORD, withTokens } from '../../functions/oauth/tokens.ts';
 import { accountScope, type StateStore, stateKey } from '../../functions/state/store.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { startFaultProxyFor } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
 import { testState } from '../helpers/state.ts';
@@ -154,6 +155,32 @@ describe('OAuth2 sign-in (real Dovecot, strict token server)', () => {
     assert.ok(!JSON.stringify(bad).includes('wrong-secret-value'));
   });
 
+  it('a good token the mailbox refuses (no FullAccess for the app): one retry, then what to check', async () => {
+    const user = userOn(exchange);
+    const someoneElse = exchange.addUser();
+    tokens.registerClient('other-mailbox', { secret: 'other-secret', appMailboxes: [someoneElse] });
+    const before = requests('client_credentials');
+    const summaries = await run(
+      exchange,
+      user,
+      { clientId: 'other-mailbox', clientSecret: 'other-secret' },
+      testState(),
+    );
+    assert.deepEqual(
+      summaries.map((summary) => summary.errorType),
+      ['ImapAuthError', 'ImapAuthError'],
+    );
+    assert.match(
+      summaries[0]?.error ?? '',
+      /check that the app may open this mailbox \(Exchange: the service principal needs FullAccess/,
+    );
+    assert.equal(
+      requests('client_credentials') - before,
+      2,
+      'the token, and one fresh one after the refusal',
+    );
+  });
+
   it('a Google service account: a JWT signed with its key, checked by the server; a foreign key is refused', async () => {
     const user = userOn(dovecot);
     const pair = () =>
@@ -246,5 +273,44 @@ describe('OAuth2 sign-in (real Dovecot, strict token server)', () => {
         .filter((body) => body.includes('files-secret'))
         .every((body) => body.includes('grant_type=')),
     );
+  });
+
+  it("Exchange's BYE AccessTokenExpired mid-run: a new session with a new token runs the ruleset again, and the run goes on", async () => {
+    const user = userOn(exchange);
+    tokens.registerClient('expiring', { secret: 'expiring-secret', appMailboxes: [user] });
+    const proxy = await startFaultProxyFor(exchange);
+    try {
+      // The 6th command of the run (inside the first ruleset): the token expires, the server hangs up.
+      proxy.arm({
+        kind: 'bye',
+        at: 6,
+        text: 'Session invalidated - AccessTokenExpired',
+        onBye: () => tokens.revokeAccessTokens(),
+      });
+      forgetAccessTokens();
+      const state = testState();
+      const { password: _password, ...imap } = exchange.account(user);
+      const settings = oauth2Settings('billing', {
+        tokenUrl: tokens.tokenUrl,
+        scope: 'imap',
+        clientId: 'expiring',
+        clientSecret: 'expiring-secret',
+      });
+      const account = withTokens({ ...imap, port: proxy.port, oauth2: settings }, state);
+      const before = requests('client_credentials');
+      const summaries = await runRulesets(
+        RULESETS.map((ruleset) => ({ ruleset, account })),
+        { state, dryRun: false },
+        () => {},
+      );
+      assert.deepEqual(errorsOf(summaries), [undefined, undefined]);
+      assert.ok(proxy.struck(), 'the server hung up');
+      const logins = proxy.commands().filter((line) => / AUTHENTICATE /i.test(line));
+      assert.equal(logins.length, 3, 'the first login, the refused cached token, the new token');
+      assert.equal(requests('client_credentials') - before, 2);
+      assert.deepEqual(idsIn(await exchange.mailboxState(user), 'INBOX', '$Seen1'), ['inv']);
+    } finally {
+      await proxy.close();
+    }
   });
 });
