@@ -19,9 +19,9 @@ export interface ImapAccount {
   readonly ca?: string;
 }
 
-/** Gives an access token; `fresh`: not the cached one, which the server has just refused. */
+/** Gives an access token; never `refused`, the one the server has just turned down. */
 export interface TokenSource {
-  token(fresh: boolean): Promise<string>;
+  token(refused?: string): Promise<string>;
 }
 
 export interface SessionTimeouts {
@@ -72,13 +72,13 @@ export async function connectClient(
 ): Promise<{ client: ImapFlow; wire: WireRecord }> {
   if (!account.tokens)
     return await connectWith(account, timeouts, { user: account.user, pass: account.password });
-  const accessToken = await account.tokens.token(false);
+  const accessToken = await account.tokens.token();
   try {
     return await connectWith(account, timeouts, { user: account.user, accessToken });
   } catch (error) {
     if (!(error instanceof ImapAuthError)) throw error;
     // A cached token the server no longer takes (revoked, or its clock is ahead): one new token, one more try.
-    const fresh = await account.tokens.token(true);
+    const fresh = await account.tokens.token(accessToken);
     return await connectWith(account, timeouts, { user: account.user, accessToken: fresh });
   }
 }

@@ -1,6 +1,6 @@
 import { OAuth2Error } from '../errors.ts';
 import type { ImapAccount, TokenSource } from '../imap/session.ts';
-import { accountScope, type StateStore, stateKey } from '../state/store.ts';
+import { accountScope, StateConflictError, type StateStore, stateKey } from '../state/store.ts';
 import type { OAuth2Settings } from './settings.ts';
 import { clientCredentialsGrant, refreshGrant, serviceAccountGrant, type Tokens } from './token-endpoint.ts';
 
@@ -24,6 +24,7 @@ const refreshing = new Map<string, Promise<CachedToken>>();
 
 export const REFRESH_TOKEN_RECORD = 'oauth/refresh-token';
 const ACCESS_TOKEN_RECORD = 'oauth/access-token';
+const REFRESH_LOCK_RECORD = 'oauth/refresh-lock';
 
 export interface TokenOptions {
   /** Where refresh and access tokens are kept (file 0600 for the CLI, DynamoDB on AWS); written even in dry runs. */
@@ -40,15 +41,15 @@ export interface TokenOptions {
 export function accountTokens(settings: OAuth2Settings, options: TokenOptions): TokenSource {
   const key = `${options.scope}\u0000${settings.clientId}`;
   return {
-    async token(fresh) {
-      if (!fresh) {
-        const cached = usable(memory.get(key)) ?? usable(await storedAccess(options));
-        if (cached) {
-          memory.set(key, cached);
-          return cached.token;
-        }
+    async token(refused) {
+      // Another process may have stored a newer token than the one refused: that one serves.
+      const cached = usable(memory.get(key), refused) ?? usable(await storedAccess(options), refused);
+      if (cached) {
+        memory.set(key, cached);
+        return cached.token;
       }
-      const running = refreshing.get(key) ?? newToken(settings, options, key);
+      if (refused !== undefined && memory.get(key)?.token === refused) memory.delete(key);
+      const running = refreshing.get(key) ?? newToken(settings, options, key, refused);
       refreshing.set(key, running);
       try {
         return (await running).token;
@@ -59,8 +60,10 @@ export function accountTokens(settings: OAuth2Settings, options: TokenOptions): 
   };
 }
 
-function usable(cached: CachedToken | undefined): CachedToken | undefined {
-  return cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now() ? cached : undefined;
+function usable(cached: CachedToken | undefined, refused?: string): CachedToken | undefined {
+  return cached && cached.token !== refused && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()
+    ? cached
+    : undefined;
 }
 
 async function storedAccess(options: TokenOptions): Promise<CachedToken | undefined> {
@@ -68,14 +71,55 @@ async function storedAccess(options: TokenOptions): Promise<CachedToken | undefi
   return record?.value;
 }
 
-async function newToken(settings: OAuth2Settings, options: TokenOptions, key: string): Promise<CachedToken> {
-  const tokens = await request(settings, options);
-  const cached = { token: tokens.accessToken, expiresAt: tokens.expiresAt };
-  memory.set(key, cached);
-  await options.state.put(stateKey(options.scope, ACCESS_TOKEN_RECORD), cached, {
-    expiresAt: tokens.expiresAt,
-  });
-  return cached;
+/** How long one process may hold an account's token refresh before another may take it over. */
+const REFRESH_LOCK_MS = 30_000;
+const REFRESH_LOCK_POLL_MS = 200;
+
+/**
+ * One token request for the account, under a lock in the state store: two processes (two CLI runs, or a run and
+ * `auth login`) must not both spend one rotating refresh token; the second waits for the first's access token.
+ */
+async function newToken(
+  settings: OAuth2Settings,
+  options: TokenOptions,
+  key: string,
+  refused: string | undefined,
+): Promise<CachedToken> {
+  const lock = stateKey(options.scope, REFRESH_LOCK_RECORD);
+  for (;;) {
+    try {
+      await options.state.put(
+        lock,
+        { pid: process.pid },
+        { expectedVersion: 0, expiresAt: Date.now() + REFRESH_LOCK_MS },
+      );
+      break;
+    } catch (error) {
+      if (!(error instanceof StateConflictError)) throw error;
+      // Another process is asking: its token, once stored, serves this one too. A holder that died leaves a
+      // lock that expires, and the next try takes it.
+      const theirs = usable(await storedAccess(options), refused);
+      if (theirs) return theirs;
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_LOCK_POLL_MS));
+    }
+  }
+  try {
+    // The lock is ours: a token stored by the process that held it before serves, unless it is the refused one.
+    const stored = usable(await storedAccess(options), refused);
+    if (stored) {
+      memory.set(key, stored);
+      return stored;
+    }
+    const tokens = await request(settings, options);
+    const cached = { token: tokens.accessToken, expiresAt: tokens.expiresAt };
+    memory.set(key, cached);
+    await options.state.put(stateKey(options.scope, ACCESS_TOKEN_RECORD), cached, {
+      expiresAt: tokens.expiresAt,
+    });
+    return cached;
+  } finally {
+    await options.state.delete(lock).catch(() => {});
+  }
 }
 
 /** The flow the settings call for; a rotated refresh token is stored before the access token is used. */

@@ -101,6 +101,16 @@ describe('mailsift auth login (device code)', () => {
     const run = await mailsift(['run', join(work, 'rules'), '--json', ...files]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Tagged'), ['inv']);
+
+    // Two runs at once whose cached token the server now refuses: one asks the token server, the other waits
+    // for its token (a rotating refresh token spent twice would lock one out with invalid_grant).
+    tokens.revokeAccessTokens();
+    const refreshes = tokens.requests.get('refresh_token') ?? 0;
+    const both = await Promise.all(
+      [1, 2].map(() => mailsift(['run', join(work, 'rules'), '--json', ...files])),
+    );
+    for (const each of both) assert.equal(each.code, 0, each.stdout + each.stderr);
+    assert.equal((tokens.requests.get('refresh_token') ?? 0) - refreshes, 1);
     // No token of any kind in what the CLI printed.
     for (const body of tokens.bodies) {
       const refresh = new URLSearchParams(body).get('refresh_token');

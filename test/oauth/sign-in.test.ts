@@ -235,7 +235,7 @@ describe('OAuth2 sign-in (real Dovecot, strict token server)', () => {
       throw new Error('killed');
     });
     forgetAccessTokens();
-    await assert.rejects(crashing.tokens?.token(false) ?? Promise.resolve(), /killed/);
+    await assert.rejects(crashing.tokens?.token() ?? Promise.resolve(), /killed/);
     const summaries = await run(dovecot, user, entry, state);
     assert.deepEqual(errorsOf(summaries), [undefined, undefined]);
   });
