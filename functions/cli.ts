@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
 import { formatProgress, formatSummary } from './format-summary.ts';
+import { browserLogin } from './oauth/browser-login.ts';
 import { deviceLogin } from './oauth/device-login.ts';
 import { withTokens } from './oauth/tokens.ts';
 import { loadRulesets } from './rules/load.ts';
@@ -27,9 +28,11 @@ const USAGE = `Usage:
                                                 instead (runs from several machines); --no-lease skips the
                                                 lease and the copy journal (only if nothing else runs the
                                                 account; a cut run may then copy twice)
-  mailsift auth login ACCOUNT [--accounts FILE] [--parameters FILE] [--state DIR|dynamodb:TABLE]
-                                                sign an oauth2 account in once (device code): prints a URL
-                                                and a code, waits, and keeps the refresh token in --state
+  mailsift auth login ACCOUNT [--browser] [--accounts FILE] [--parameters FILE] [--state DIR|dynamodb:TABLE]
+                                                sign an oauth2 account in once: prints a URL (and a code),
+                                                waits, and keeps the refresh token in --state; --browser
+                                                (Google's default) signs in through a browser on this
+                                                machine instead of a device code
   mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
   mailsift help                                 print this
 
@@ -117,7 +120,12 @@ async function commandAuth(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { accounts: { type: 'string' }, parameters: { type: 'string' }, state: { type: 'string' } },
+    options: {
+      accounts: { type: 'string' },
+      parameters: { type: 'string' },
+      state: { type: 'string' },
+      browser: { type: 'boolean', default: false },
+    },
   });
   const [verb, name] = positionals;
   if (verb !== 'login' || !name || positionals.length > 2) throw new UsageError('auth takes: login ACCOUNT');
@@ -128,9 +136,12 @@ async function commandAuth(args: string[], io: CliIo): Promise<number> {
   if (!account.oauth2)
     throw new UsageError(`account ${JSON.stringify(name)} signs in with a password, not oauth2`);
   const state = await openStateStore(values.state, io.env);
-  await deviceLogin(account.oauth2, { state, scope: accountScope(account) }, (line) =>
-    io.stdout(`${line}\n`),
-  );
+  const target = { state, scope: accountScope(account) };
+  const say = (line: string) => io.stdout(`${line}\n`);
+  // Google's device flow does not take the Gmail scope: a browser sign-in is the way there.
+  const browser =
+    values.browser || account.oauth2.provider === 'google' || !account.oauth2.deviceAuthorizationUrl;
+  await (browser ? browserLogin(account.oauth2, target, say) : deviceLogin(account.oauth2, target, say));
   return EXIT.ok;
 }
 

@@ -24,6 +24,8 @@ export interface OAuth2Settings {
   readonly scope: string;
   readonly tokenUrl: string;
   readonly deviceAuthorizationUrl?: string;
+  /** Where a browser signs in (`auth login --browser`, RFC 8252 loopback redirect with PKCE). */
+  readonly authorizationUrl?: string;
   readonly serviceAccount?: ServiceAccountKey;
 }
 
@@ -38,6 +40,7 @@ export interface OAuth2Entry {
   readonly scope?: string;
   readonly tokenUrl?: string;
   readonly deviceAuthorizationUrl?: string;
+  readonly authorizationUrl?: string;
   /** The service account key file's JSON text. */
   readonly serviceAccountKey?: string;
 }
@@ -58,6 +61,7 @@ function providerDefaults(entry: OAuth2Entry, account: string) {
     return {
       tokenUrl: `${base}/token`,
       deviceAuthorizationUrl: `${base}/devicecode`,
+      authorizationUrl: `${base}/authorize`,
       scope: appOnly
         ? 'https://outlook.office365.com/.default'
         : 'https://outlook.office365.com/IMAP.AccessAsUser.All offline_access',
@@ -67,10 +71,16 @@ function providerDefaults(entry: OAuth2Entry, account: string) {
     return {
       tokenUrl: 'https://oauth2.googleapis.com/token',
       deviceAuthorizationUrl: 'https://oauth2.googleapis.com/device/code',
+      authorizationUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
       scope: 'https://mail.google.com/',
     };
   }
-  return { tokenUrl: undefined, deviceAuthorizationUrl: undefined, scope: undefined };
+  return {
+    tokenUrl: undefined,
+    deviceAuthorizationUrl: undefined,
+    authorizationUrl: undefined,
+    scope: undefined,
+  };
 }
 
 /**
@@ -131,18 +141,14 @@ export function oauth2Settings(account: string, entry: OAuth2Entry): OAuth2Setti
   const scope = entry.scope ?? defaults.scope;
   if (!scope)
     throw new AccountError(`account ${JSON.stringify(account)}: oauth2.scope is required without a provider`);
-  if (
-    !serviceAccount &&
-    !entry.refreshToken &&
-    !entry.clientSecret &&
-    !entry.deviceAuthorizationUrl &&
-    !defaults.deviceAuthorizationUrl
-  ) {
+  const canLogIn = entry.deviceAuthorizationUrl ?? entry.authorizationUrl ?? defaults.deviceAuthorizationUrl;
+  if (!serviceAccount && !entry.refreshToken && !entry.clientSecret && !canLogIn) {
     throw new AccountError(
       `account ${JSON.stringify(account)}: oauth2 needs a clientSecret, a refreshToken or a serviceAccountKey`,
     );
   }
   const device = entry.deviceAuthorizationUrl ?? defaults.deviceAuthorizationUrl;
+  const browser = entry.authorizationUrl ?? defaults.authorizationUrl;
   return {
     account,
     ...(entry.provider ? { provider: entry.provider } : {}),
@@ -153,6 +159,7 @@ export function oauth2Settings(account: string, entry: OAuth2Entry): OAuth2Setti
     scope,
     tokenUrl: checkEndpoint(tokenUrl, account, 'tokenUrl'),
     ...(device ? { deviceAuthorizationUrl: checkEndpoint(device, account, 'deviceAuthorizationUrl') } : {}),
+    ...(browser ? { authorizationUrl: checkEndpoint(browser, account, 'authorizationUrl') } : {}),
     ...(serviceAccount ? { serviceAccount } : {}),
   };
 }

@@ -124,6 +124,29 @@ export function refreshGrant(settings: OAuth2Settings, refreshToken: string): Pr
   });
 }
 
+/** `grant_type=authorization_code` with the PKCE verifier (RFC 6749 §4.1.3, RFC 7636 §4.5). */
+export function authorizationCodeGrant(
+  settings: OAuth2Settings,
+  callback: URLSearchParams,
+  redirectUri: string,
+  verifier: string,
+): Promise<Tokens> {
+  const as = endpoints(settings);
+  const { client: c, auth } = client(settings);
+  return withRetries(settings, async () => {
+    const response = await oauth.authorizationCodeGrantRequest(
+      as,
+      c,
+      auth,
+      callback,
+      redirectUri,
+      verifier,
+      requestOptions(settings),
+    );
+    return await oauth.processAuthorizationCodeResponse(as, c, response);
+  });
+}
+
 /** `grant_type=client_credentials` (RFC 6749 §4.4): the app signs in as itself. */
 export function clientCredentialsGrant(settings: OAuth2Settings): Promise<Tokens> {
   const as = endpoints(settings);

@@ -33,6 +33,7 @@ const OAuth2EntrySchema = z.strictObject({
   scope: z.string().min(1).optional(),
   tokenUrl: z.string().min(1).optional(),
   deviceAuthorizationUrl: z.string().min(1).optional(),
+  authorizationUrl: z.string().min(1).optional(),
   serviceAccountKey: oauthValue.optional(),
 });
 

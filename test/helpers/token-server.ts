@@ -4,10 +4,12 @@
  * - client credentials only with the registered secret (`invalid_client` otherwise), for the app's mailboxes;
  * - JWT bearer assertions (RFC 7523) only with a valid RS256 signature of the registered service account;
  * - device codes answer `authorization_pending` until approved (and `slow_down` when asked to);
+ * - browser sign-ins (`/authorize`) redirect to the client's loopback address with a code that is good once, for
+ *   that redirect URI, and only with the PKCE verifier of its S256 challenge;
  * - `/introspect` tells Dovecot whether an access token is live and whose it is.
  * Every request is counted by grant type; nothing in it is a mock of mailsift's side.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { importSPKI, jwtVerify } from 'jose';
 
@@ -22,6 +24,9 @@ export interface TokenServer {
   readonly tokenUrl: string;
   readonly deviceUrl: string;
   readonly introspectUrl: string;
+  readonly authorizeUrl: string;
+  /** Who signs in at `/authorize` from now on (`undefined`: the user refuses, `access_denied`). */
+  signInAs(user: string | undefined): void;
   /** Token requests so far, by grant type (`refresh_token`, `client_credentials`, …). */
   readonly requests: Map<string, number>;
   /** Every form body received, to check that no secret went where it should not. */
@@ -64,6 +69,8 @@ export async function startTokenServer(): Promise<TokenServer> {
   const refreshTokens = new Map<string, { clientId: string; user: string }>();
   const accessTokens = new Map<string, { user: string; expiresAt: number }>();
   const devices = new Map<string, { clientId: string; userCode: string; user?: string }>();
+  const codes = new Map<string, { clientId: string; redirectUri: string; challenge: string; user: string }>();
+  let browserUser: string | undefined;
   const requests = new Map<string, number>();
   const bodies: string[] = [];
   let lifetime = 3600;
@@ -97,6 +104,22 @@ export async function startTokenServer(): Promise<TokenServer> {
   };
 
   const grants: Record<string, (form: URLSearchParams, response: ServerResponse) => Promise<void> | void> = {
+    authorization_code(form, response) {
+      const clientId = authenticated(form);
+      if (!clientId) return send(response, 401, { error: 'invalid_client' });
+      const code = codes.get(form.get('code') ?? '');
+      codes.delete(form.get('code') ?? ''); // good once
+      const verifier = form.get('code_verifier') ?? '';
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      if (
+        !code ||
+        code.clientId !== clientId ||
+        code.redirectUri !== form.get('redirect_uri') ||
+        code.challenge !== challenge
+      )
+        return send(response, 400, { error: 'invalid_grant' });
+      send(response, 200, issue(code.user, clientId, true));
+    },
     refresh_token(form, response) {
       const clientId = authenticated(form);
       if (!clientId) return send(response, 401, { error: 'invalid_client' });
@@ -147,10 +170,35 @@ export async function startTokenServer(): Promise<TokenServer> {
     },
   };
 
+  /** The user's browser at the sign-in page: straight back to the client with a code (or a refusal). */
+  const authorize = (query: URLSearchParams, response: ServerResponse) => {
+    const redirect = query.get('redirect_uri') ?? '';
+    if (!clients.has(query.get('client_id') ?? '') || !/^http:\/\/127\.0\.0\.1:\d+\//.test(redirect))
+      return send(response, 400, { error: 'invalid_request' });
+    const back = new URL(redirect);
+    back.searchParams.set('state', query.get('state') ?? '');
+    if (browserUser === undefined || query.get('code_challenge_method') !== 'S256') {
+      back.searchParams.set('error', 'access_denied');
+    } else {
+      const code = token();
+      codes.set(code, {
+        clientId: query.get('client_id') ?? '',
+        redirectUri: redirect,
+        challenge: query.get('code_challenge') ?? '',
+        user: browserUser,
+      });
+      back.searchParams.set('code', code);
+    }
+    response.writeHead(302, { location: back.href }).end();
+  };
+
   const server: Server = createServer(async (request, response) => {
     const { raw, form } = await formOf(request);
     bodies.push(raw);
-    const path = new URL(request.url ?? '/', 'http://x').pathname;
+    const requestUrl = new URL(request.url ?? '/', 'http://x');
+    const path = requestUrl.pathname;
+    if (request.method === 'GET' && path === '/authorize')
+      return authorize(requestUrl.searchParams, response);
     if (request.method !== 'POST') return send(response, 405, { error: 'invalid_request' });
     if (path === '/introspect') {
       const held = accessTokens.get(form.get('token') ?? '');
@@ -188,6 +236,10 @@ export async function startTokenServer(): Promise<TokenServer> {
     tokenUrl: `${url}/token`,
     deviceUrl: `${url}/devicecode`,
     introspectUrl: `${url}/introspect`,
+    authorizeUrl: `${url}/authorize`,
+    signInAs(user) {
+      browserUser = user;
+    },
     requests,
     bodies,
     registerClient: (clientId, client) => void clients.set(clientId, client),

@@ -118,6 +118,47 @@ describe('mailsift auth login (device code)', () => {
     }
   });
 
+  it('--browser: a loopback redirect with PKCE; the code is exchanged once and the sign-in kept; a refusal says so', async () => {
+    const user = dovecot.addUser();
+    dovecot.seed(user, 'INBOX', [{ raw: makeMail({ messageId: 'inv', from: 'billing@acme.test' }) }]);
+    const work = mkdtempSync(join(dovecot.dir, 'browser-'));
+    writeFileSync(join(work, 'ca.pem'), dovecot.certificate);
+    writeFileSync(
+      join(work, 'accounts.yaml'),
+      `gmail: { host: 127.0.0.1, port: ${dovecot.imapsPort}, user: ${user}, ca: ca.pem, oauth2: ` +
+        `{ clientId: device-app, tokenUrl: '${tokens.tokenUrl}', authorizationUrl: '${tokens.authorizeUrl}', scope: imap } }\n`,
+    );
+    const files = ['--accounts', join(work, 'accounts.yaml'), '--state', join(work, 'state')];
+    /** Plays the user's browser: opens the address the CLI printed, which comes back to the CLI. */
+    const browse = (line: string) => {
+      const address = /^ {2}(http\S+)$/.exec(line)?.[1];
+      if (address) void fetch(address).then((answer) => answer.text());
+    };
+
+    tokens.signInAs(undefined);
+    const refused = await mailsift(['auth', 'login', 'gmail', '--browser', ...files], browse);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /account "gmail": the sign-in did not complete \(access_denied\)/);
+
+    tokens.signInAs(user);
+    const login = await mailsift(['auth', 'login', 'gmail', '--browser', ...files], browse);
+    assert.equal(login.code, 0, login.stderr);
+    const printed = /^ {2}(http\S+)$/m.exec(login.stdout)?.[1] ?? '';
+    const query = new URL(printed).searchParams;
+    assert.equal(query.get('code_challenge_method'), 'S256');
+    assert.match(query.get('redirect_uri') ?? '', /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.ok(!query.has('code_verifier'), 'the verifier never leaves the CLI but for the token request');
+
+    mkdirSync(join(work, 'rules'));
+    writeFileSync(
+      join(work, 'rules/gmail.yaml'),
+      'account: gmail\nschedule: rate(5 minutes)\nrules:\n  - { name: tag, match: { from: billing@ }, actions: [{ addFlags: [$Browser] }] }\n',
+    );
+    const run = await mailsift(['run', join(work, 'rules'), '--json', ...files]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '$Browser'), ['inv']);
+  });
+
   it('polls at the interval the server asks for, 5 s slower after each slow_down', async () => {
     const settings = oauth2Settings('ops', {
       clientId: 'device-app',
