@@ -1,4 +1,5 @@
 import { CapabilityError } from '../errors.ts';
+import type { CopiedUids } from '../imap/session.ts';
 import type { ActionContext, ServerFacts } from './actions/types.ts';
 import { alreadyCopied, recordCopy } from './copies.ts';
 
@@ -23,10 +24,10 @@ export function requireSafeRemoval(
  * messages that a cut-short earlier run of this rule already copied are not copied again, and this COPY is
  * written down first so that a cut after it cannot make the next run copy twice.
  */
-export async function copyOnce(context: ActionContext, target: string): Promise<void> {
+export async function copyOnce(context: ActionContext, target: string): Promise<CopiedUids | undefined> {
   const toCopy = await notCopiedYet(context, target);
   await writeDown(context, target, toCopy);
-  if (toCopy.length > 0) await context.session.copyMessages(toCopy, target);
+  return toCopy.length > 0 ? await context.session.copyMessages(toCopy, target) : undefined;
 }
 
 /**
@@ -34,19 +35,29 @@ export async function copyOnce(context: ActionContext, target: string): Promise<
  * (once, as in copyOnce), then `\Deleted` and `UID EXPUNGE` of exactly these UIDs, the sources marked only
  * after the copy succeeded.
  */
-export async function moveOnce(context: ActionContext, target: string): Promise<void> {
+export async function moveOnce(context: ActionContext, target: string): Promise<CopiedUids | undefined> {
   const { session, uids } = context;
   if (session.profile.move) return await session.moveMessages(uids, target);
   requireSafeRemoval('move', { hasMove: false, hasUidPlus: session.profile.uidPlus });
   // Copies found once for all the UIDs: each copy stands for one original, twins in two chunks included.
   const toCopy = new Set(await notCopiedYet(context, target));
+  const copied: (CopiedUids | undefined)[] = [];
   // Chunk by chunk, each copied and expunged before the next: a cut leaves at most one chunk half done.
   for (const chunk of session.chunks(uids)) {
     const copying = chunk.filter((uid) => toCopy.has(uid));
     await writeDown(context, target, copying);
-    if (copying.length > 0) await session.copyMessages(copying, target);
+    if (copying.length > 0) copied.push(await session.copyMessages(copying, target));
     await expungeOnce(context, chunk);
   }
+  return mergeCopied(copied);
+}
+
+/** The COPYUID maps of several COPYs to one target as one, where every COPY had one. */
+function mergeCopied(maps: readonly (CopiedUids | undefined)[]): CopiedUids | undefined {
+  const [first] = maps;
+  if (!first || maps.some((map) => map === undefined || map.uidValidity !== first.uidValidity))
+    return undefined;
+  return { uidValidity: first.uidValidity, uids: new Map(maps.flatMap((map) => [...(map?.uids ?? [])])) };
 }
 
 /**

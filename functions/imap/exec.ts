@@ -7,7 +7,7 @@ interface ImapFlowInternals {
     command: string,
     attributes: unknown[],
     options?: unknown,
-  ): Promise<{ response: { attributes?: unknown[] }; next: () => void }>;
+  ): Promise<{ response: ParsedResponse; next: () => void }>;
 }
 
 /**
@@ -21,7 +21,7 @@ export async function execChecked(
   command: string,
   attributes: unknown[],
   options?: unknown,
-): Promise<void> {
+): Promise<ParsedResponse> {
   let response: Awaited<ReturnType<ImapFlowInternals['exec']>>;
   try {
     response = await (client as unknown as ImapFlowInternals).exec(command, attributes, options);
@@ -30,6 +30,12 @@ export async function execChecked(
   }
   // imapflow holds its command queue until the response is released.
   response.next();
+  return response.response;
+}
+
+/** A response as imapflow's parser gives it: a tagged or untagged line's attributes. */
+export interface ParsedResponse {
+  readonly attributes?: unknown[];
 }
 
 /** A sequence-set attribute for `execChecked`. */

@@ -16,10 +16,11 @@ import { searchUids } from './search.ts';
 import { factsThatMatter, type ProfileFacts, profileOf, type ServerProfile } from './server-profile.ts';
 import type { SessionCore } from './session-core.ts';
 import { canStore, storeFlags } from './store.ts';
-import { transferMessages } from './transfer.ts';
+import { type CopiedUids, transferMessages } from './transfer.ts';
 import type { WireRecord } from './wire-record.ts';
 
 export type {
+  CopiedUids,
   FetchMessageObject,
   FetchQueryObject,
   ImapAccount,
@@ -84,6 +85,11 @@ export class ImapSession {
    */
   chunks(uids: readonly number[]): (readonly number[])[] {
     return this.core.saved.chunksOf(uids);
+  }
+
+  /** The UID sets that name `uids` in commands: `$` where it names exactly them (RFC 5182), else chunks. */
+  uidSets(uids: readonly number[]): string[] {
+    return this.core.saved.uidSets(uids);
   }
 
   /** Throws MailboxNameError when this server has no name for `name` (a rule file's `/`-separated name). */
@@ -154,12 +160,12 @@ export class ImapSession {
   }
 
   /** `UID COPY`, creating the destination once on [TRYCREATE]. */
-  copyMessages(uids: readonly number[], destination: string): Promise<void> {
+  copyMessages(uids: readonly number[], destination: string): Promise<CopiedUids | undefined> {
     return transferMessages(this.core, 'UID COPY', uids, destination);
   }
 
   /** `UID MOVE` (RFC 6851), creating the destination once on [TRYCREATE]; only where MOVE is offered. */
-  moveMessages(uids: readonly number[], destination: string): Promise<void> {
+  moveMessages(uids: readonly number[], destination: string): Promise<CopiedUids | undefined> {
     return transferMessages(this.core, 'UID MOVE', uids, destination);
   }
 
