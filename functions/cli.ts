@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
 import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
+import { undoRun } from './engine/undo.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
+import { formatHistory, formatRun, formatUndo } from './format-history.ts';
 import { formatProgress, formatSummary } from './format-summary.ts';
+import { historyEntries } from './history.ts';
 import { browserLogin } from './oauth/browser-login.ts';
 import { deviceLogin } from './oauth/device-login.ts';
 import { withTokens } from './oauth/tokens.ts';
@@ -33,6 +36,12 @@ const USAGE = `Usage:
                                                 waits, and keeps the refresh token in --state; --browser
                                                 (Google's default) signs in through a browser on this
                                                 machine instead of a device code
+  mailsift history [RUN_ID] [--account NAME] [--ruleset NAME] [--since DATE] [--json] [--state DIR|dynamodb:TABLE]
+                                                the runs that changed mail, newest first (what each rule
+                                                did), or one run in detail
+  mailsift undo RUN_ID [--rule NAME] [--dry-run] [--json] [--accounts FILE] [--parameters FILE] [--state DIR|dynamodb:TABLE]
+                                                take back what a run changed (moves, flags, copies, Trash);
+                                                says what it could not and why
   mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
   mailsift help                                 print this
 
@@ -145,6 +154,70 @@ async function commandAuth(args: string[], io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
+/** `mailsift history [RUN_ID]`: the runs the state remembers, newest first, or one of them in detail. */
+async function commandHistory(args: string[], io: CliIo): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      account: { type: 'string' },
+      ruleset: { type: 'string' },
+      since: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      state: { type: 'string' },
+    },
+  });
+  const since = values.since === undefined ? undefined : Date.parse(values.since);
+  if (since !== undefined && Number.isNaN(since))
+    throw new UsageError(`--since takes a date, not ${values.since}`);
+  const state = await openStateStore(values.state, io.env, { readOnly: true });
+  const [id, ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError('history takes at most one RUN_ID');
+  const entries = await historyEntries(state, id, {
+    account: values.account,
+    ruleset: values.ruleset,
+    since,
+  });
+  if (id !== undefined && entries.length === 0) {
+    io.stderr(
+      `mailsift: no run ${JSON.stringify(id)} in ${state.description} (kept for the rulesets' keepHistory)\n`,
+    );
+    return EXIT.ruleFailed;
+  }
+  if (values.json) for (const entry of entries) io.stdout(`${JSON.stringify(entry)}\n`);
+  else io.stdout(id === undefined ? formatHistory(entries) : entries.map(formatRun).join(''));
+  return EXIT.ok;
+}
+
+/** `mailsift undo RUN_ID`: takes back what a run changed, and says what it could not. */
+async function commandUndo(args: string[], io: CliIo): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      rule: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      accounts: { type: 'string' },
+      parameters: { type: 'string' },
+      state: { type: 'string' },
+    },
+  });
+  const [id, ...extra] = positionals;
+  if (!id || extra.length > 0) throw new UsageError('undo takes one RUN_ID (see mailsift history)');
+  const accountsFile = values.accounts ?? io.env.MAILSIFT_ACCOUNTS;
+  if (!accountsFile) throw new UsageError('no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS');
+  const state = await openStateStore(values.state, io.env);
+  const [entry] = await historyEntries(state, id, {});
+  if (!entry)
+    throw new UsageError(`no run ${JSON.stringify(id)} in ${state.description}: see mailsift history`);
+  const secrets = localSecretResolver(io.env, values.parameters ?? (io.env.MAILSIFT_PARAMETERS || undefined));
+  const account = withTokens(await loadAccountsFile(accountsFile).resolve(entry.account, secrets), state);
+  const report = await undoRun(entry, account, { state, dryRun: values['dry-run'], rule: values.rule });
+  io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatUndo(report));
+  return EXIT.ok;
+}
+
 function commandValidate(args: string[], io: CliIo): number {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
   const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
@@ -167,6 +240,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await commandRun(args, io);
       case 'auth':
         return await commandAuth(args, io);
+      case 'history':
+        return await commandHistory(args, io);
+      case 'undo':
+        return await commandUndo(args, io);
       case 'schema': {
         const which = args[0] ?? 'ruleset';
         if (which !== 'ruleset' && which !== 'webhook')

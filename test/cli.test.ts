@@ -95,6 +95,46 @@ describe('mailsift validate', () => {
   });
 });
 
+describe('mailsift history and undo', () => {
+  it('lists the run, shows it in detail, and takes it back', async () => {
+    const { dir, accounts, user } = setup(
+      '  - { name: file-billing, match: { from: billing@ }, actions: [{ addFlags: [$Billing] }, { moveTo: Finance }] }\n',
+    );
+    const before = await dovecot.mailboxState(user);
+    const state = join(work, `history-${user}`);
+    const files = ['--accounts', accounts, '--state', state];
+    const run = mailsift(['run', dir, '--json', ...files], PASSWORD_ENV);
+    assert.equal(run.code, 0, run.stderr);
+    const runId = JSON.parse(run.stdout.trim()).runId as string;
+    assert.match(runId, /^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
+
+    const history = mailsift(['history', '--state', state, '--account', 'test']);
+    assert.equal(history.code, 0, history.stderr);
+    assert.match(
+      history.stdout,
+      new RegExp(
+        `^${runId} .* inbox \\(account test\\)  file-billing: addFlags \\$Billing 2, moveTo Finance 2$`,
+        'm',
+      ),
+    );
+    const detail = mailsift(['history', runId, '--state', state]);
+    assert.match(detail.stdout, /moveTo Finance: 2 message\(s\), UIDs 1:2 → Finance as UIDs 1,2/);
+    assert.equal(mailsift(['history', 'no-such-run', '--state', state]).code, 1);
+
+    const undo = mailsift(['undo', runId, ...files], PASSWORD_ENV);
+    assert.equal(undo.code, 0, undo.stderr);
+    assert.match(undo.stdout, /restored {2}file-billing: moveTo Finance: 2/);
+    const after = await dovecot.mailboxState(user);
+    const ids = (state: typeof before, mailbox: string) =>
+      (state.get(mailbox) ?? [])
+        .map((m) => `${m.messageId} ${m.flags.filter((f) => f !== '\\Recent').join(' ')}`)
+        .sort();
+    assert.deepEqual(ids(after, 'INBOX'), ids(before, 'INBOX'));
+    const listed = mailsift(['history', '--state', state, '--json']);
+    assert.equal(listed.stdout.trim().split('\n').length, 2, 'the undo is in the history too');
+  });
+});
+
 describe('mailsift run', () => {
   const RULES = `  - { name: file-billing, match: { from: billing@ }, actions: [{ addFlags: [$Billing] }, { moveTo: Finance }] }
   - { name: flag-alerts, match: { subjectMatches: '^\\[ALERT\\]' }, actions: [{ addFlags: ['\\Flagged'] }] }

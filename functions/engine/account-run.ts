@@ -7,6 +7,7 @@ import { accountScope, type StateStore } from '../state/store.ts';
 import { type AccountState, accountState } from './account-state.ts';
 import { acquireMailboxLease } from './mailbox-lease.ts';
 import type { RuleProgress } from './progress.ts';
+import { RunRecorder } from './run-recorder.ts';
 import { runRulesetRules } from './run-ruleset.ts';
 import { notStarted, type RulesetSummary, type SummaryBase } from './summary.ts';
 
@@ -40,6 +41,8 @@ export interface RunOptions {
   readonly shouldStop?: () => boolean;
   /** Told where a rule is: after its SEARCH, and as each action progresses (for a progress line). */
   readonly onProgress?: (progress: RuleProgress) => void;
+  /** Write what real runs change to the history (default true; false only to measure what it costs). */
+  readonly history?: boolean;
 }
 
 export interface AccountJob {
@@ -87,7 +90,15 @@ export async function runAccount(
       continue;
     }
     const { session } = account;
-    const outcome = await runRulesetRules(job.ruleset, ruleRun(options, account, started), removedByEarlier);
+    const journal =
+      options.dryRun || options.history === false
+        ? undefined
+        : new RunRecorder(job.ruleset, options.state, job.account, started);
+    const outcome = await runRulesetRules(
+      job.ruleset,
+      { ...ruleRun(options, account, started), journal },
+      removedByEarlier,
+    );
     const last = index === jobs.length - 1;
     if (outcome.lost || last) await closeAccount(account);
     if (outcome.lost && !signedInAgain && tokenExpired(job.account, session)) {
@@ -100,6 +111,7 @@ export async function runAccount(
       continue;
     }
     const facts = session.factsThatMatter;
+    const history = await journal?.write();
     summaries.push({
       ...base,
       durationMs: Date.now() - started,
@@ -107,6 +119,7 @@ export async function runAccount(
       imapCommands: session.commands.length - countFrom,
       ...(outcome.incomplete ? { incomplete: true } : {}),
       ...(Object.keys(facts).length > 0 ? { server: facts } : {}),
+      ...history,
       ...outcome.lost,
     });
     report(summaries.at(-1) as RulesetSummary);

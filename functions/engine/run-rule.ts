@@ -2,8 +2,11 @@ import { ImapConnectError } from '../errors.ts';
 import type { ImapSession, MailboxInfo } from '../imap/session.ts';
 import type { Rule } from '../rules/schema.ts';
 import type { SecretResolver } from '../secrets/resolve.ts';
+import type { JournalAction, JournalRule } from '../state/run-journal.ts';
+import { journalSet, orderedSet } from '../state/run-journal.ts';
 import type { AccountState } from './account-state.ts';
 import { type ActionStep, applyStep, type ServerFacts, stepOf } from './actions/index.ts';
+import type { ActionOutcome } from './actions/types.ts';
 import { finishInterruptedExpunges } from './finish-expunges.ts';
 import type { RuleProgress } from './progress.ts';
 import type { RulesetScans } from './ruleset-scans.ts';
@@ -42,6 +45,8 @@ export interface RuleRun {
   readonly scans: RulesetScans;
   readonly shouldStop?: () => boolean;
   readonly onProgress?: (progress: RuleProgress) => void;
+  /** Where a real run writes down what each rule changed (history, undo); absent in dry runs. */
+  readonly journal?: { add(rule: JournalRule): void };
 }
 
 /**
@@ -86,6 +91,14 @@ export async function runRule(
     error: applied.failure !== undefined,
     failedUids: new Set(applied.failed.map((entry) => entry.uid)),
   });
+  if (applied.journal.length > 0) {
+    run.journal?.add({
+      name: rule.name,
+      mailbox: mailbox.path,
+      uidValidity: mailbox.uidValidity.toString(),
+      actions: applied.journal,
+    });
+  }
   if (rule.stop || applied.failure) for (const uid of matched) memory.heldBack.add(uid);
   if (run.dryRun) for (const uid of applied.removed) memory.removed.add(uid);
   const actions: ActionSummary[] = [
@@ -128,6 +141,8 @@ function serverFacts(session: ImapSession, mailbox: MailboxInfo, dryRun: boolean
 
 interface Applied {
   readonly actions: ActionSummary[];
+  /** What the actions changed, for the run's journal (real runs). */
+  readonly journal: JournalAction[];
   readonly failed: MessageProblem[];
   /** The messages a dry run's actions would have moved or deleted. */
   readonly removed: readonly number[];
@@ -150,8 +165,9 @@ async function applySteps(
   },
 ): Promise<Applied> {
   const { rule, mailbox, run } = target;
-  const applied: { actions: ActionSummary[]; failed: MessageProblem[]; removed: number[] } = {
+  const applied: Omit<Applied, 'failure'> & { removed: number[] } = {
     actions: [],
+    journal: [],
     failed: [],
     removed: [],
   };
@@ -171,10 +187,13 @@ async function applySteps(
         mailbox,
         uids,
         rule,
+        recording: run.journal !== undefined,
+        onlyAction: steps.length === 1,
         progress: (done) => report(index + 1, done),
       });
       report(index + 1, uids.length);
       applied.actions.push({ type: outcome.type, target: outcome.target, count: outcome.count });
+      if (!run.dryRun && outcome.count > 0) applied.journal.push(journalAction(outcome, uids));
       if (step.definition.removesMessages && outcome.removesMessages !== false) applied.removed.push(...uids);
       applied.failed.push(...(outcome.failures ?? []));
       // Later actions apply only to the messages this one passed on (a webhook: the delivered ones).
@@ -203,6 +222,37 @@ function progressReporter(
       actionType: action > 0 ? Object.keys(rule.actions[action - 1] ?? {})[0] : undefined,
       done,
     });
+}
+
+/** An action's outcome as the journal keeps it: UID sets as ranges, the COPYUID map in the order of `uids`. */
+function journalAction(outcome: ActionOutcome, uids: readonly number[]): JournalAction {
+  const { to, changed, expunged } = outcome.record ?? {};
+  const copied = to?.copied;
+  const newUids = copied ? uids.map((uid) => copied.uids.get(uid)) : [];
+  return {
+    type: outcome.type,
+    ...(outcome.target ? { target: outcome.target } : {}),
+    uids: journalSet(uids),
+    count: outcome.count,
+    ...(to
+      ? {
+          to: {
+            mailbox: to.mailbox,
+            ...(copied && newUids.every((uid) => uid !== undefined)
+              ? { uidValidity: copied.uidValidity.toString(), uids: orderedSet(newUids as number[]) }
+              : {}),
+          },
+        }
+      : {}),
+    ...(changed
+      ? {
+          changed: Object.fromEntries(
+            Object.entries(changed).map(([flag, list]) => [flag, journalSet(list)]),
+          ),
+        }
+      : {}),
+    ...(expunged ? { expunged } : {}),
+  };
 }
 
 /** A webhook that failed for some messages fails its rule (after acting on the rest). */

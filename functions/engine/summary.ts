@@ -69,6 +69,10 @@ export interface RulesetSummary {
    * keywords refused, Gmail's labels, …), from imap/server-profile.ts; absent when nothing did.
    */
   readonly server?: ProfileFacts;
+  /** The run's id in the account's history (`mailsift history`, `mailsift undo RUN_ID`), when it changed anything. */
+  readonly runId?: string;
+  /** The run changed mail but its history entry could not be written: it cannot be undone by id. */
+  readonly historyError?: string;
   /** Set when the run could not start (connection, TLS, login) or was cut short. */
   readonly error?: string;
   readonly errorType?: string;

@@ -174,6 +174,9 @@ export const RulesetSchema = z
     fullScanEvery: duration
       .default('1d')
       .describe('How often a run scans every message instead of only what changed since the last run.'),
+    keepHistory: duration
+      .default('30d')
+      .describe('How long what a run changed is kept, for `mailsift history` and `undo`.'),
     rules: z.array(RuleSchema, { error: 'expected a list of rules' }).min(1, 'expected at least one rule'),
   })
   .superRefine((ruleset, ctx) => {

@@ -202,12 +202,13 @@ describe('Lambda bundle', () => {
     const state = await dovecot.mailboxState(lambdaUser);
     assert.deepEqual(idsIn(state, 'Finance', '$Billing'), ['inv1', 'inv2']);
     assert.deepEqual(idsIn(state, 'INBOX', '$mailsift-fwd-forward-alerts'), ['alert1', 'alert2']);
-    // The runs remembered in the DynamoDB table: the checkpoint and the deliveries stay, the lease was given up.
+    // The runs remembered in the DynamoDB table; the lease was given up.
     const table = new DynamoDbStateStore(dynamo.client, stateTable);
     const records = await table.list(`${accountScope({ user: lambdaUser, host: '127.0.0.1' })}/`);
+    // The checkpoint, the deliveries and the first run's history entry stay (the second changed nothing).
     assert.deepEqual(
       records.map((record) => record.key.split('/')[1]),
-      ['checkpoints', 'deliveries'],
+      ['checkpoints', 'deliveries', 'journal'],
     );
 
     // Structured logs and EMF metrics, and never the password.

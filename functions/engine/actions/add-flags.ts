@@ -1,4 +1,5 @@
 import { CapabilityError } from '../../errors.ts';
+import { flagsThatChange } from '../flag-changes.ts';
 import { defineAction } from './define.ts';
 
 /** `UID STORE +FLAGS.SILENT`: adds system flags and keywords; idempotent, so a rerun changes nothing. */
@@ -17,8 +18,13 @@ export const addFlags = defineAction({
     );
   },
   flagChange: (flags) => ({ add: flags, remove: [] }),
-  apply: async (flags, { session, uids, dryRun }) => {
-    if (!dryRun && uids.length > 0) await session.storeFlags(uids, 'add', flags);
-    return { type: 'addFlags', target: flags.join(' '), count: uids.length };
+  apply: async (flags, { session, uids, dryRun, recording, onlyAction }) => {
+    if (dryRun || uids.length === 0) return { type: 'addFlags', target: flags.join(' '), count: uids.length };
+    // Which messages lacked each flag, asked first: an undo takes off only what this action put on.
+    const changed = recording
+      ? await flagsThatChange(session, uids, flags, 'add', onlyAction === true)
+      : undefined;
+    await session.storeFlags(uids, 'add', flags);
+    return { type: 'addFlags', target: flags.join(' '), count: uids.length, record: { changed } };
   },
 });

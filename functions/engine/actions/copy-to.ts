@@ -9,7 +9,7 @@ export const copyTo = defineAction({
   preflight: (target, server) => server.assertNameable(target),
   apply: async (target, context) => {
     const { uids, dryRun } = context;
-    if (!dryRun && uids.length > 0) await copyOnce(context, target);
-    return { type: 'copyTo', target, count: uids.length };
+    const copied = !dryRun && uids.length > 0 ? await copyOnce(context, target) : undefined;
+    return { type: 'copyTo', target, count: uids.length, record: { to: { mailbox: target, copied } } };
   },
 });

@@ -19,14 +19,14 @@ export const deleteMessages = defineAction({
     const trash = mode === 'trash' || labels ? await session.findTrash(!dryRun) : undefined;
     if (mode === 'expunge' && (trash === undefined || trash === mailbox.path)) {
       if (!dryRun && uids.length > 0) await expungeOnce(context, uids);
-      return { type: 'delete', target: 'expunge', count: uids.length };
+      return { type: 'delete', target: 'expunge', count: uids.length, record: { expunged: true } };
     }
     if (trash === undefined || trash === mailbox.path) {
       throw new MailsiftError(
         `delete: trash cannot apply to the Trash mailbox itself (${JSON.stringify(trash)}); use delete: expunge`,
       );
     }
-    if (!dryRun && uids.length > 0) await moveOnce(context, trash);
-    return { type: 'delete', target: trash, count: uids.length };
+    const copied = !dryRun && uids.length > 0 ? await moveOnce(context, trash) : undefined;
+    return { type: 'delete', target: trash, count: uids.length, record: { to: { mailbox: trash, copied } } };
   },
 });

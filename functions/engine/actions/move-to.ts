@@ -15,7 +15,7 @@ export const moveTo = defineAction({
     const { mailbox, uids, dryRun } = context;
     // Moving a mailbox onto itself would expunge the originals after copying them back in.
     if (target === mailbox.path) return { type: 'moveTo', target, count: 0, removesMessages: false };
-    if (!dryRun && uids.length > 0) await moveOnce(context, target);
-    return { type: 'moveTo', target, count: uids.length };
+    const copied = !dryRun && uids.length > 0 ? await moveOnce(context, target) : undefined;
+    return { type: 'moveTo', target, count: uids.length, record: { to: { mailbox: target, copied } } };
   },
 });

@@ -1,5 +1,5 @@
 import type { output, ZodType } from 'zod';
-import type { ImapSession, MailboxInfo } from '../../imap/session.ts';
+import type { CopiedUids, ImapSession, MailboxInfo } from '../../imap/session.ts';
 import type { Rule } from '../../rules/schema.ts';
 import type { SchemaKit } from '../../rules/schema-kit.ts';
 import type { SecretResolver } from '../../secrets/resolve.ts';
@@ -23,6 +23,10 @@ export interface ActionContext {
   readonly shouldStop?: () => boolean;
   /** Told how many of `uids` this action has finished, for actions that go message by message. */
   readonly progress?: (done: number) => void;
+  /** The run keeps a history: an action says what it changed (`record`), asking the server first if it must. */
+  readonly recording?: boolean;
+  /** This is the rule's one action. */
+  readonly onlyAction?: boolean;
 }
 
 export interface ActionOutcome {
@@ -35,6 +39,16 @@ export interface ActionOutcome {
   readonly continueWith?: readonly number[];
   /** Messages the action failed for; they keep no mark and are tried again next run. */
   readonly failures?: readonly MessageProblem[];
+  /** What a real run did, for the journal (history and undo); see state/run-journal.ts. */
+  readonly record?: ActionRecord;
+}
+
+export interface ActionRecord {
+  /** Moves and copies: the target, its UIDVALIDITY and source → new UID, where the server said (COPYUID). */
+  readonly to?: { readonly mailbox: string; readonly copied?: CopiedUids };
+  /** Flag changes: per flag, the UIDs whose flags this action really changed. */
+  readonly changed?: Readonly<Record<string, readonly number[]>>;
+  readonly expunged?: true;
 }
 
 /** What the server lets an action do, asked before a rule acts (from CAPABILITY and PERMANENTFLAGS). */

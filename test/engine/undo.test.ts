@@ -1,0 +1,149 @@
+/**
+ * `undo` against the real Dovecot, with and without MOVE: a run, then its undo, and every message is back in its
+ * folder with its flags and keywords (UIDs in a folder may differ: a message moved back gets a new one; folders
+ * the run created stay, empty). And what an undo cannot do, said: messages moved elsewhere or expunged since, a
+ * deleted target folder, an expunge for good, an undo done twice.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { runRuleset } from '../../functions/engine/run.ts';
+import { undoRun } from '../../functions/engine/undo.ts';
+import { historyEntries } from '../../functions/history.ts';
+import type { StateStore } from '../../functions/state/store.ts';
+import { CORPUS } from '../helpers/corpus.ts';
+import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { makeMail } from '../helpers/mail.ts';
+import { otherClient } from '../helpers/other-client.ts';
+import { rulesetOf } from '../helpers/rulesets.ts';
+import { testState } from '../helpers/state.ts';
+
+let withMove: TestDovecot;
+let withoutMove: TestDovecot;
+
+before(async () => {
+  [withMove, withoutMove] = await Promise.all([
+    startDovecot(),
+    startDovecot({ withoutCapabilities: ['MOVE'] }),
+  ]);
+});
+after(async () => {
+  await withMove?.stop();
+  await withoutMove?.stop();
+});
+
+/** Every action type that can be undone, and a flag a message had already (news2 is \Flagged, inv1 \Seen). */
+const EVERY_ACTION = rulesetOf(`rules:
+  - { name: flags, match: { from: news@ }, actions: [{ addFlags: ['\\Seen', $News] }, { removeFlags: ['\\Flagged'] }] }
+  - { name: copy, match: { from: anna@ }, actions: [{ copyTo: Personal }] }
+  - { name: file, match: { from: billing@ }, actions: [{ addFlags: ['\\Seen', $Invoice] }, { moveTo: Finance/Invoices }] }
+  - { name: bin, match: { from: monitoring@ }, actions: [{ delete: trash }] }
+`);
+
+/** message id → where each copy is with its flags, e.g. `INBOX \Seen $News` (UIDs left out: they may change). */
+async function where(server: TestDovecot, user: string): Promise<Map<string, string[]>> {
+  const state = new Map<string, string[]>();
+  for (const [mailbox, messages] of await server.mailboxState(user)) {
+    for (const message of messages) {
+      const id = message.messageId.replace(/^<(.*)@test>$/, '$1');
+      const flags = message.flags.filter((flag) => flag !== '\\Recent');
+      state.set(id, [...(state.get(id) ?? []), [mailbox, ...flags].join(' ')].sort());
+    }
+  }
+  return state;
+}
+
+async function runAndEntry(server: TestDovecot, user: string, state: StateStore) {
+  const summary = await runRuleset(EVERY_ACTION, server.account(user), { state, dryRun: false });
+  for (const rule of summary.rules) assert.equal(rule.error, undefined, `${rule.name}: ${rule.error}`);
+  assert.ok(summary.runId, 'the run has an id');
+  const [entry] = await historyEntries(state, summary.runId, {});
+  assert.ok(entry, 'the run is in the history');
+  return entry;
+}
+
+for (const [name, server] of [
+  ['with MOVE', () => withMove],
+  ['without MOVE (COPY, UID EXPUNGE)', () => withoutMove],
+] as const) {
+  describe(`undo ${name}`, () => {
+    it('puts every message back in its folder with its flags; a flag it had already stays', async () => {
+      const dovecot = server();
+      const user = dovecot.addUser();
+      dovecot.seed(user, 'INBOX', CORPUS);
+      const state = testState();
+      const seeded = await where(dovecot, user);
+      const entry = await runAndEntry(dovecot, user, state);
+      assert.notDeepEqual(await where(dovecot, user), seeded, 'the run changed things');
+
+      const dry = await undoRun(entry, dovecot.account(user), { state, dryRun: true });
+      assert.deepEqual(dry.notUndone, []);
+      assert.notDeepEqual(await where(dovecot, user), seeded, 'a dry undo changes nothing');
+
+      const report = await undoRun(entry, dovecot.account(user), { state, dryRun: false });
+      assert.deepEqual(report.notUndone, []);
+      assert.deepEqual(await where(dovecot, user), seeded);
+      assert.ok(report.undoId, 'the undo is in the history too');
+
+      // Twice: nothing more to do, and it says why.
+      const again = await undoRun(entry, dovecot.account(user), { state, dryRun: false });
+      assert.deepEqual(again.restored, []);
+      assert.ok(again.notUndone.every((line) => line.why === `already undone by ${report.undoId}`));
+      assert.deepEqual(await where(dovecot, user), seeded);
+    });
+  });
+}
+
+describe('undo: what it cannot do', () => {
+  it('reports messages moved or expunged since, and touches nothing else', async () => {
+    const user = withMove.addUser();
+    withMove.seed(user, 'INBOX', [
+      ...CORPUS,
+      { raw: makeMail({ messageId: 'inv3', from: 'billing@acme.test', subject: 'Invoice 3' }) },
+    ]);
+    const state = testState();
+    const entry = await runAndEntry(withMove, user, state);
+    const other = await otherClient(withMove, user);
+    try {
+      await other.create('Elsewhere');
+      await other.move('Finance/Invoices', '<inv3@test>', 'Elsewhere');
+      await other.expunge('Trash', '<alert1@test>');
+    } finally {
+      await other.close();
+    }
+    const report = await undoRun(entry, withMove.account(user), { state, dryRun: false });
+    const reasons = report.notUndone.map((line) => `${line.rule} ${line.count} ${line.why}`).sort();
+    assert.deepEqual(reasons, [
+      'bin 1 no longer in Trash (moved elsewhere or expunged since)',
+      'file 1 no longer in Finance/Invoices (moved elsewhere or expunged since)',
+      // The flags of inv3 were set in INBOX; the message is in Elsewhere now and keeps them.
+      'file 1 not in INBOX any more',
+    ]);
+    const after = await where(withMove, user);
+    assert.deepEqual(after.get('inv3'), ['Elsewhere $Invoice \\Seen']);
+    assert.equal(after.get('alert1'), undefined);
+    assert.deepEqual(after.get('inv1'), ['INBOX \\Seen']);
+    assert.deepEqual(after.get('alert2'), ['INBOX \\Answered']);
+  });
+
+  it('says so when the target folder was deleted, and when messages were expunged for good', async () => {
+    const user = withMove.addUser();
+    withMove.seed(user, 'INBOX', CORPUS);
+    const state = testState();
+    const summary = await runRuleset(
+      rulesetOf(`rules:
+  - { name: file, match: { from: billing@ }, actions: [{ moveTo: Gone }] }
+  - { name: purge, match: { from: monitoring@ }, actions: [{ delete: expunge }] }
+`),
+      withMove.account(user),
+      { state, dryRun: false },
+    );
+    const [entry] = await historyEntries(state, summary.runId, {});
+    assert.ok(entry);
+    await withMove.doveadm('mailbox', 'delete', '-u', user, '-r', 'Gone');
+    const report = await undoRun(entry, withMove.account(user), { state, dryRun: false });
+    assert.deepEqual(
+      report.notUndone.map((line) => `${line.rule} ${line.count} ${line.why}`),
+      ['purge 2 expunged for good', 'file 2 Gone no longer exists'],
+    );
+  });
+});
