@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSigned } from './certificates.ts';
 import { serverMissing, TEST_SERVERS } from './cyrus.ts';
-import { appendSeed, type TestImapServer } from './imap-server.ts';
+import { appendSeed, loopbackAccount, type TestImapServer } from './imap-server.ts';
 import { freePort, waitForPort } from './ports.ts';
 
 const MAIL_UID = 8;
@@ -168,17 +168,7 @@ export async function startCourier(): Promise<TestImapServer> {
       execFileSync('nsenter', ['-t', authdaemond, '-m', '/usr/sbin/makeuserdb'], { stdio: 'pipe' });
       return user;
     },
-    account(user, overrides = {}) {
-      return {
-        host: '127.0.0.1',
-        port: ports.imaps,
-        tls: 'implicit',
-        user,
-        password: 'secret',
-        ca: certificate,
-        ...overrides,
-      };
-    },
+    account: (user, overrides = {}) => loopbackAccount(ports.imaps, certificate, user, overrides),
     seed: (user, mailbox, messages) => appendSeed(server, user, mailbox, messages),
     async stop() {
       // couriertcpd makes process groups of its own: what shares the servers' mount namespace is theirs.

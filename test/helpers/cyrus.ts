@@ -20,7 +20,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSigned } from './certificates.ts';
-import { appendSeed, type TestImapServer } from './imap-server.ts';
+import { appendSeed, loopbackAccount, type TestImapServer } from './imap-server.ts';
 import { freePort, waitForPort } from './ports.ts';
 
 /** Where `.ci/install-imap-servers` unpacks Cyrus and Courier. */
@@ -142,17 +142,7 @@ export async function startCyrus(options: CyrusOptions): Promise<TestImapServer>
       chownSync(join(dir, 'sasldb2'), MAIL_UID, MAIL_GID);
       return user;
     },
-    account(user, overrides = {}) {
-      return {
-        host: '127.0.0.1',
-        port: ports.imaps,
-        tls: 'implicit',
-        user,
-        password: 'secret',
-        ca: certificate,
-        ...overrides,
-      };
-    },
+    account: (user, overrides = {}) => loopbackAccount(ports.imaps, certificate, user, overrides),
     seed: (user, mailbox, messages) => appendSeed(server, user, mailbox, messages),
     async stop() {
       if (child.exitCode === null) {

@@ -23,6 +23,24 @@ export interface TestImapServer {
   stop(): Promise<void>;
 }
 
+/** A test user's account on 127.0.0.1 over implicit TLS, trusting the server's certificate; password `secret`. */
+export function loopbackAccount(
+  port: number,
+  certificate: string,
+  user: string,
+  overrides: Partial<ImapAccount> = {},
+): ImapAccount {
+  return {
+    host: '127.0.0.1',
+    port,
+    tls: 'implicit',
+    user,
+    password: 'secret',
+    ca: certificate,
+    ...overrides,
+  };
+}
+
 const FLAG_LETTERS: Readonly<Record<string, string>> = {
   S: '\\Seen',
   F: '\\Flagged',

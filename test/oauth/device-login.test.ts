@@ -4,13 +4,13 @@
  * itself: `authorization_pending` waits at the server's interval, `slow_down` adds 5 s.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { oauth2Settings } from '../../functions/oauth/settings.ts';
 import { finishDeviceLogin, startDeviceLogin } from '../../functions/oauth/token-endpoint.ts';
+import { runCli } from '../helpers/cli.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn } from '../helpers/rulesets.ts';
@@ -30,23 +30,8 @@ after(async () => {
   await tokens?.close();
 });
 
-/** Runs the CLI; `onLine` sees its stdout line by line while it runs. */
-async function mailsift(args: string[], onLine: (line: string) => void = () => {}) {
-  const child = spawn('node', ['bin/mailsift.js', ...args], {
-    env: { ...process.env, MAILSIFT_ACCOUNTS: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-    for (const line of String(chunk).split('\n')) if (line) onLine(line);
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
-}
+/** The bundled CLI; `onLine` sees its stdout line by line while it runs. */
+const mailsift = (args: string[], onLine?: (line: string) => void) => runCli(args, { onLine });
 
 describe('mailsift auth login (device code)', () => {
   it('prints where to sign in, waits for the approval, keeps the refresh token; run then signs in with it', async () => {

@@ -4,11 +4,11 @@
  * URL is the one thing changed: the loopback token server stands in for login.microsoftonline.com.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { idsIn } from '../helpers/rulesets.ts';
@@ -28,18 +28,8 @@ after(async () => {
 });
 
 async function mailsift(args: string[], env: Record<string, string>) {
-  const child = spawn('node', ['bin/mailsift.js', ...args], {
-    env: { ...process.env, MAILSIFT_ACCOUNTS: '', ...env },
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    output += chunk;
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, output };
+  const run = await runCli(args, { env });
+  return { code: run.code, output: run.stdout + run.stderr };
 }
 
 describe("the README's Microsoft 365 walkthrough", () => {

@@ -5,11 +5,10 @@
  * does nothing again.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
 import type { SeedMessage } from '../helpers/dovecot.ts';
 import { imapState, type TestImapServer } from '../helpers/imap-server.ts';
 import { makeMail } from '../helpers/mail.ts';
@@ -86,18 +85,7 @@ const WEBHOOK_SECRET = 'shipped-rules-webhook-secret';
 
 /** The bundled CLI, without blocking this process: the webhook receiver in it must keep answering. */
 async function mailsift(args: string[]) {
-  const child = spawn('node', ['bin/mailsift.js', ...args], {
-    env: { ...process.env, MAILSIFT_ACCOUNTS: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
+  const { code, stdout, stderr } = await runCli(args);
   const summaries = stdout
     .split('\n')
     .filter((line) => line.startsWith('{'))
