@@ -1,26 +1,23 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { commandAuth } from './cli-auth.ts';
+import { commandHistory, commandUndo } from './cli-history.ts';
+import { type CliIo, EXIT } from './cli-io.ts';
+import { type PlanLimits, PlanRecorder, planDigest, planLimits, readPlan } from './engine/plan.ts';
 import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
-import { undoRun } from './engine/undo.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
-import { formatHistory, formatRun, formatUndo } from './format-history.ts';
 import { formatProgress, formatSummary } from './format-summary.ts';
-import { historyEntries } from './history.ts';
-import { browserLogin } from './oauth/browser-login.ts';
-import { deviceLogin } from './oauth/device-login.ts';
 import { withTokens } from './oauth/tokens.ts';
 import { loadRulesets } from './rules/load.ts';
-import { rulesetJsonSchema } from './rules/schema.ts';
+import { type Ruleset, rulesetJsonSchema } from './rules/schema.ts';
 import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
 import { openStateStore } from './state/open-store.ts';
-import { accountScope } from './state/store.ts';
 import { webhookPayloadJsonSchema } from './webhook/payload-schema.ts';
-
-export const EXIT = { ok: 0, ruleFailed: 1, usage: 2 } as const;
 
 const USAGE = `Usage:
   mailsift validate [files|dirs...]            check rule files (default: rules/)
   mailsift run [files|dirs...] [--dry-run] [--full] [--json] [--accounts FILE] [--parameters FILE]
-               [--state DIR|dynamodb:TABLE] [--state-lease state|mailbox] [--no-lease]
+               [--state DIR|dynamodb:TABLE] [--state-lease state|mailbox] [--no-lease] [--plan FILE]
                                                 run rulesets; --dry-run changes nothing; --full scans every
                                                 message, not only what changed since the last run; --state
                                                 is where mailsift remembers leases, checkpoints, copies,
@@ -31,6 +28,9 @@ const USAGE = `Usage:
                                                 instead (runs from several machines); --no-lease skips the
                                                 lease and the copy journal (only if nothing else runs the
                                                 account; a cut run may then copy twice)
+  mailsift apply PLAN [files|dirs...] [--json] [--accounts FILE] [--parameters FILE] [--state DIR|dynamodb:TABLE]
+                                                do what a dry run's --plan FILE says, to the planned messages
+                                                that still match, and nothing else
   mailsift auth login ACCOUNT [--browser] [--accounts FILE] [--parameters FILE] [--state DIR|dynamodb:TABLE]
                                                 sign an oauth2 account in once: prints a URL (and a code),
                                                 waits, and keeps the refresh token in --state; --browser
@@ -48,14 +48,6 @@ const USAGE = `Usage:
 Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON). Rule files' { parameter: /name }
 references (webhook URLs and secrets) come from --parameters FILE or $MAILSIFT_PARAMETERS, a map of name to value.
 Exit codes: 0 all rules succeeded, 1 a rule or connection failed, 2 usage or validation error.`;
-
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  readonly env: NodeJS.ProcessEnv;
-  /** Replaces the status line (a terminal's last line); absent when stderr is not a terminal. */
-  readonly status?: (text: string) => void;
-}
 
 /** Status updates at most this often: a webhook rule reports every message. */
 const STATUS_INTERVAL_MS = 100;
@@ -75,13 +67,43 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
       'no-lease': { type: 'boolean', default: false },
       state: { type: 'string' },
       'state-lease': { type: 'string', default: 'state' },
+      plan: { type: 'string' },
     },
   });
+  if (values.plan !== undefined && !values['dry-run'])
+    throw new UsageError('--plan FILE goes with --dry-run');
+  const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
+  const planRecorder = values.plan === undefined ? undefined : new PlanRecorder();
+  const code = await runLoaded(rulesets, values, io, { planRecorder });
+  if (planRecorder && values.plan) {
+    writeFileSync(values.plan, `${JSON.stringify(planRecorder.plan(), null, 2)}\n`, { mode: 0o600 });
+    io.stderr(`mailsift: the plan is in ${values.plan}; review it, then: mailsift apply ${values.plan}\n`);
+  }
+  return code;
+}
+
+interface RunValues {
+  readonly 'dry-run': boolean;
+  readonly full: boolean;
+  readonly json: boolean;
+  readonly accounts?: string;
+  readonly parameters?: string;
+  readonly 'no-lease': boolean;
+  readonly state?: string;
+  readonly 'state-lease': string;
+}
+
+/** Runs loaded rulesets as `run` does; `extra` makes it collect a plan, or keep to one (`apply`). */
+async function runLoaded(
+  rulesets: readonly Ruleset[],
+  values: RunValues,
+  io: CliIo,
+  extra: { planRecorder?: PlanRecorder; plan?: PlanLimits },
+): Promise<number> {
   const leaseMode = values['no-lease'] ? 'none' : values['state-lease'];
   if (leaseMode !== 'state' && leaseMode !== 'mailbox' && leaseMode !== 'none') {
     throw new UsageError(`--state-lease takes state or mailbox, not ${JSON.stringify(leaseMode)}`);
   }
-  const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
   const accountsFile = values.accounts ?? io.env.MAILSIFT_ACCOUNTS;
   if (!accountsFile) throw new UsageError('no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS');
   const accounts = loadAccountsFile(accountsFile);
@@ -111,11 +133,13 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
   }));
   const options = {
     dryRun: values['dry-run'],
-    fullScan: values.full,
+    // A plan's messages are found whatever the checkpoints say.
+    fullScan: values.full || extra.plan !== undefined,
     secrets,
     onProgress,
     lease: leaseMode,
     state,
+    ...extra,
   } as const;
   const summaries = await runRulesets(resolved, options, (summary) => {
     status?.('');
@@ -124,98 +148,35 @@ async function commandRun(args: string[], io: CliIo): Promise<number> {
   return summaries.some(hasFailed) ? EXIT.ruleFailed : EXIT.ok;
 }
 
-/** `mailsift auth login ACCOUNT`: a device login for an OAuth2 account; its refresh token goes to the state. */
-async function commandAuth(args: string[], io: CliIo): Promise<number> {
+/** `mailsift apply PLAN`: does what a reviewed plan says, on the planned messages that still match, nothing else. */
+async function commandApply(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
     options: {
-      accounts: { type: 'string' },
-      parameters: { type: 'string' },
-      state: { type: 'string' },
-      browser: { type: 'boolean', default: false },
-    },
-  });
-  const [verb, name] = positionals;
-  if (verb !== 'login' || !name || positionals.length > 2) throw new UsageError('auth takes: login ACCOUNT');
-  const accountsFile = values.accounts ?? io.env.MAILSIFT_ACCOUNTS;
-  if (!accountsFile) throw new UsageError('no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS');
-  const secrets = localSecretResolver(io.env, values.parameters ?? (io.env.MAILSIFT_PARAMETERS || undefined));
-  const account = await loadAccountsFile(accountsFile).resolve(name, secrets);
-  if (!account.oauth2)
-    throw new UsageError(`account ${JSON.stringify(name)} signs in with a password, not oauth2`);
-  const state = await openStateStore(values.state, io.env);
-  const target = { state, scope: accountScope(account) };
-  const say = (line: string) => io.stdout(`${line}\n`);
-  // Google's device flow does not take the Gmail scope: a browser sign-in is the way there.
-  const browser =
-    values.browser || account.oauth2.provider === 'google' || !account.oauth2.deviceAuthorizationUrl;
-  await (browser ? browserLogin(account.oauth2, target, say) : deviceLogin(account.oauth2, target, say));
-  return EXIT.ok;
-}
-
-/** `mailsift history [RUN_ID]`: the runs the state remembers, newest first, or one of them in detail. */
-async function commandHistory(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      account: { type: 'string' },
-      ruleset: { type: 'string' },
-      since: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      state: { type: 'string' },
-    },
-  });
-  const since = values.since === undefined ? undefined : Date.parse(values.since);
-  if (since !== undefined && Number.isNaN(since))
-    throw new UsageError(`--since takes a date, not ${values.since}`);
-  const state = await openStateStore(values.state, io.env, { readOnly: true });
-  const [id, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError('history takes at most one RUN_ID');
-  const entries = await historyEntries(state, id, {
-    account: values.account,
-    ruleset: values.ruleset,
-    since,
-  });
-  if (id !== undefined && entries.length === 0) {
-    io.stderr(
-      `mailsift: no run ${JSON.stringify(id)} in ${state.description} (kept for the rulesets' keepHistory)\n`,
-    );
-    return EXIT.ruleFailed;
-  }
-  if (values.json) for (const entry of entries) io.stdout(`${JSON.stringify(entry)}\n`);
-  else io.stdout(id === undefined ? formatHistory(entries) : entries.map(formatRun).join(''));
-  return EXIT.ok;
-}
-
-/** `mailsift undo RUN_ID`: takes back what a run changed, and says what it could not. */
-async function commandUndo(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      rule: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       accounts: { type: 'string' },
       parameters: { type: 'string' },
       state: { type: 'string' },
     },
   });
-  const [id, ...extra] = positionals;
-  if (!id || extra.length > 0) throw new UsageError('undo takes one RUN_ID (see mailsift history)');
-  const accountsFile = values.accounts ?? io.env.MAILSIFT_ACCOUNTS;
-  if (!accountsFile) throw new UsageError('no accounts file: pass --accounts FILE or set MAILSIFT_ACCOUNTS');
-  const state = await openStateStore(values.state, io.env);
-  const [entry] = await historyEntries(state, id, {});
-  if (!entry)
-    throw new UsageError(`no run ${JSON.stringify(id)} in ${state.description}: see mailsift history`);
-  const secrets = localSecretResolver(io.env, values.parameters ?? (io.env.MAILSIFT_PARAMETERS || undefined));
-  const account = withTokens(await loadAccountsFile(accountsFile).resolve(entry.account, secrets), state);
-  const report = await undoRun(entry, account, { state, dryRun: values['dry-run'], rule: values.rule });
-  io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatUndo(report));
-  return EXIT.ok;
+  const [file, ...paths] = positionals;
+  if (!file)
+    throw new UsageError('apply takes a plan file (from run --dry-run --plan FILE), then rule paths');
+  const plan = readPlan(file);
+  const loaded = loadRulesets(paths.length > 0 ? paths : DEFAULT_RULE_PATHS);
+  const rulesets = plan.rulesets.map((planned) => {
+    const ruleset = loaded.find((candidate) => candidate.name === planned.ruleset);
+    if (!ruleset) throw new UsageError(`the plan's ruleset ${planned.ruleset} is not among the rule files`);
+    if (planDigest(ruleset) !== planned.digest) {
+      throw new UsageError(
+        `the rules of ${planned.ruleset} changed since the plan was made: make a new plan`,
+      );
+    }
+    return ruleset;
+  });
+  const run = { ...values, 'dry-run': false, full: false, 'no-lease': false, 'state-lease': 'state' };
+  return await runLoaded(rulesets, run, io, { plan: planLimits(plan) });
 }
 
 function commandValidate(args: string[], io: CliIo): number {
@@ -244,6 +205,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await commandHistory(args, io);
       case 'undo':
         return await commandUndo(args, io);
+      case 'apply':
+        return await commandApply(args, io);
       case 'schema': {
         const which = args[0] ?? 'ruleset';
         if (which !== 'ruleset' && which !== 'webhook')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import { makeSelfSigned } from './helpers/certificates.ts';
 import { CORPUS } from './helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
 import { minimalImap, startFakeImap } from './helpers/fake-imap.ts';
+import { makeMail } from './helpers/mail.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { idsIn } from './helpers/rulesets.ts';
 
@@ -118,7 +119,7 @@ describe('mailsift history and undo', () => {
       ),
     );
     const detail = mailsift(['history', runId, '--state', state]);
-    assert.match(detail.stdout, /moveTo Finance: 2 message\(s\), UIDs 1:2 → Finance as UIDs 1,2/);
+    assert.match(detail.stdout, /moveTo Finance: 2 message\(s\), UIDs 1:2 → Finance as UIDs 1:2/);
     assert.equal(mailsift(['history', 'no-such-run', '--state', state]).code, 1);
 
     const undo = mailsift(['undo', runId, ...files], PASSWORD_ENV);
@@ -132,6 +133,62 @@ describe('mailsift history and undo', () => {
     assert.deepEqual(ids(after, 'INBOX'), ids(before, 'INBOX'));
     const listed = mailsift(['history', '--state', state, '--json']);
     assert.equal(listed.stdout.trim().split('\n').length, 2, 'the undo is in the history too');
+  });
+});
+
+describe('mailsift run --dry-run --plan, then mailsift apply', () => {
+  it('acts on exactly the planned messages that still match, never on new mail, and refuses changed rules', async () => {
+    const { dir, accounts, user } = setup(
+      '  - { name: file-billing, match: { from: billing@, seen: false }, actions: [{ moveTo: Finance }] }\n  - { name: tag-news, match: { from: news@ }, actions: [{ addFlags: [$News] }] }\n',
+    );
+    const state = join(work, `plan-${user}`);
+    const plan = join(work, `plan-${user}.json`);
+    const files = ['--accounts', accounts, '--state', state];
+    const dry = mailsift(['run', dir, '--dry-run', '--plan', plan, ...files], PASSWORD_ENV);
+    assert.equal(dry.code, 0, dry.stderr);
+    const written = JSON.parse(readFileSync(plan, 'utf8'));
+    assert.deepEqual(
+      written.rulesets[0].rules.map((rule: { name: string; uids: string }) => [rule.name, rule.uids]),
+      [
+        ['file-billing', '2'], // inv2: unseen, from billing@
+        ['tag-news', '3:4'],
+      ],
+    );
+    // The mailbox changes after the review: news1 is expunged, and new mail arrives that the rules would match.
+    await dovecot.doveadm('expunge', '-u', user, 'mailbox', 'INBOX', 'header', 'Message-ID', '<news1@test>');
+    dovecot.seed(user, 'INBOX', [
+      { raw: makeMail({ messageId: 'inv9', from: 'billing@acme.test' }) },
+      { raw: makeMail({ messageId: 'news9', from: 'news@letters.test' }) },
+    ]);
+    const applied = mailsift(['apply', plan, dir, '--json', ...files], PASSWORD_ENV);
+    assert.equal(applied.code, 0, applied.stderr);
+    const summary = JSON.parse(applied.stdout.trim());
+    assert.deepEqual(
+      summary.rules.map((rule: { name: string; acted: number; skipped?: { uid: number }[] }) => [
+        rule.name,
+        rule.acted,
+        rule.skipped?.map((entry) => entry.uid),
+      ]),
+      [
+        ['file-billing', 1, undefined],
+        ['tag-news', 1, [3]],
+      ],
+    );
+    const after = await dovecot.mailboxState(user);
+    assert.deepEqual(idsIn(after, 'Finance'), ['inv2']);
+    assert.deepEqual(idsIn(after, 'INBOX', '$News'), ['news2']);
+    assert.ok(
+      idsIn(after, 'INBOX').includes('inv9') && idsIn(after, 'INBOX').includes('news9'),
+      'new mail untouched',
+    );
+
+    writeFileSync(
+      join(dir, 'inbox.yaml'),
+      'account: test\nschedule: rate(5 minutes)\nrules:\n  - { name: tag-news, match: { from: news@ }, actions: [{ addFlags: [$Other] }] }\n',
+    );
+    const refused = mailsift(['apply', plan, dir, ...files], PASSWORD_ENV);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /the rules of inbox changed since the plan was made: make a new plan/);
   });
 });
 

@@ -6,6 +6,7 @@ import { type AccountLease, acquireStateLease, DEFAULT_LEASE_MS } from '../state
 import { accountScope, type StateStore } from '../state/store.ts';
 import { type AccountState, accountState } from './account-state.ts';
 import { acquireMailboxLease } from './mailbox-lease.ts';
+import type { PlanLimits, PlanRecorder } from './plan.ts';
 import type { RuleProgress } from './progress.ts';
 import { RunRecorder } from './run-recorder.ts';
 import { runRulesetRules } from './run-ruleset.ts';
@@ -43,6 +44,10 @@ export interface RunOptions {
   readonly onProgress?: (progress: RuleProgress) => void;
   /** Write what real runs change to the history (default true; false only to measure what it costs). */
   readonly history?: boolean;
+  /** A dry run collects its plan here (`run --dry-run --plan FILE`). */
+  readonly planRecorder?: PlanRecorder;
+  /** `mailsift apply`: rules act only on the plan's messages that still match them. */
+  readonly plan?: PlanLimits;
 }
 
 export interface AccountJob {
@@ -96,7 +101,11 @@ export async function runAccount(
         : new RunRecorder(job.ruleset, options.state, job.account, started);
     const outcome = await runRulesetRules(
       job.ruleset,
-      { ...ruleRun(options, account, started), journal },
+      {
+        ...ruleRun(options, account, started),
+        journal,
+        planner: options.planRecorder?.forRuleset(job.ruleset),
+      },
       removedByEarlier,
     );
     const last = index === jobs.length - 1;
@@ -155,6 +164,7 @@ function ruleRun(options: RunOptions, account: Extract<Account, { open: true }>,
     secrets: options.secrets ?? mapSecretResolver(process.env),
     shouldStop: stopBeforeLeaseEnds(options.shouldStop, account.lease),
     onProgress: options.onProgress,
+    plan: options.plan,
   };
 }
 

@@ -8,6 +8,7 @@ import type { AccountState } from './account-state.ts';
 import { type ActionStep, applyStep, type ServerFacts, stepOf } from './actions/index.ts';
 import type { ActionOutcome } from './actions/types.ts';
 import { finishInterruptedExpunges } from './finish-expunges.ts';
+import { type PlanLimits, type PlannedRule, plannedRule } from './plan.ts';
 import type { RuleProgress } from './progress.ts';
 import type { RulesetScans } from './ruleset-scans.ts';
 import { selectMessages } from './select-messages.ts';
@@ -47,6 +48,10 @@ export interface RuleRun {
   readonly onProgress?: (progress: RuleProgress) => void;
   /** Where a real run writes down what each rule changed (history, undo); absent in dry runs. */
   readonly journal?: { add(rule: JournalRule): void };
+  /** A dry run with `--plan`: where each rule's messages go, for `mailsift apply`. */
+  readonly planner?: { add(rule: PlannedRule): void };
+  /** `mailsift apply`: a rule acts on the planned messages only, those that still match it. */
+  readonly plan?: PlanLimits;
 }
 
 /**
@@ -78,9 +83,11 @@ export async function runRule(
     refreshDeliveries: !run.dryRun,
     scan,
   });
+  const planned = run.plan ? withinPlan(run, rule, mailbox, actionable) : undefined;
   // Oldest first: the rest wait for the next run, which picks up where this one stopped.
-  const acted = actionable.slice(0, rule.limit);
+  const acted = (planned?.acted ?? actionable).slice(0, rule.limit);
   const sample = run.dryRun ? await sampleMessages(session, acted) : undefined;
+  run.planner?.add(plannedRule(rule, mailbox, acted, sample));
   const applied = await applySteps(steps, facts, { rule, mailbox, acted, matched, run });
   await run.state.copyJournal?.endRule({
     ruleset: run.ruleset.name,
@@ -119,7 +126,9 @@ export async function runRule(
     actions,
     sample,
     ...(applied.failed.length > 0 ? { failed: applied.failed } : {}),
-    ...(skipped.length > 0 ? { skipped } : {}),
+    ...(skipped.length > 0 || planned?.skipped.length
+      ? { skipped: [...skipped, ...(planned?.skipped ?? [])] }
+      : {}),
     ...(failure ?? unsaved),
   };
 }
@@ -222,6 +231,23 @@ function progressReporter(
       actionType: action > 0 ? Object.keys(rule.actions[action - 1] ?? {})[0] : undefined,
       done,
     });
+}
+
+/**
+ * `apply`: of the messages the rule would act on now, the planned ones; planned ones it would not act on any
+ * more (gone, changed, or its mailbox recreated) are reported as skipped. New mail is not in the plan.
+ */
+function withinPlan(run: RuleRun, rule: Rule, mailbox: MailboxInfo, actionable: readonly number[]) {
+  const uids = run.plan?.uidsOf(run.ruleset.name, rule.name, mailbox.path, mailbox.uidValidity);
+  if (!uids) return { acted: [], skipped: [] };
+  const now = new Set(actionable);
+  const skipped: MessageProblem[] = [...uids]
+    .filter((uid) => !now.has(uid))
+    .map((uid) => ({
+      uid,
+      reason: 'planned, but no longer matches its rule here (changed, moved or gone since)',
+    }));
+  return { acted: actionable.filter((uid) => uids.has(uid)), skipped };
 }
 
 /** An action's outcome as the journal keeps it: UID sets as ranges, the COPYUID map in the order of `uids`. */

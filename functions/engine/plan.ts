@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.ts';
+import { expandUidSet } from '../imap/uid-set.ts';
+import type { Rule, Ruleset } from '../rules/schema.ts';
+import { journalSet } from '../state/run-journal.ts';
+import type { MessageSample } from './summary.ts';
+
+/**
+ * A reviewed plan: what a dry run would do, rule by rule, as UIDs with their mailbox's UIDVALIDITY
+ * (`mailsift run --dry-run --plan FILE`), for `mailsift apply FILE` to do exactly that and nothing else.
+ */
+export interface Plan {
+  readonly format: 1;
+  readonly createdAt: string;
+  readonly rulesets: readonly PlannedRuleset[];
+}
+
+export interface PlannedRuleset {
+  readonly ruleset: string;
+  readonly account: string;
+  /** The ruleset's rules when the plan was made: `apply` refuses a plan whose rules changed since. */
+  readonly digest: string;
+  readonly rules: readonly PlannedRule[];
+}
+
+export interface PlannedRule {
+  readonly name: string;
+  readonly mailbox: string;
+  readonly uidValidity: string;
+  /** The messages the rule would act on, as a UID set. */
+  readonly uids: string;
+  readonly actions: readonly Rule['actions'][number][];
+  readonly sample?: readonly MessageSample[];
+}
+
+/** A fingerprint of a ruleset's rules and mailboxes, which apply compares with the plan's. */
+export function planDigest(ruleset: Ruleset): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ format: 1, mailbox: ruleset.mailbox, rules: ruleset.rules }))
+    .digest('base64url');
+}
+
+/** Collects a dry run's rules into a plan, ruleset by ruleset. */
+export class PlanRecorder {
+  private readonly rulesets: PlannedRuleset[] = [];
+
+  /** The collector one ruleset's rules report to. */
+  forRuleset(ruleset: Ruleset): { add(rule: PlannedRule): void } {
+    const rules: PlannedRule[] = [];
+    this.rulesets.push({
+      ruleset: ruleset.name,
+      account: ruleset.account,
+      digest: planDigest(ruleset),
+      rules,
+    });
+    return { add: (rule) => rules.push(rule) };
+  }
+
+  plan(now = new Date()): Plan {
+    return { format: 1, createdAt: now.toISOString(), rulesets: this.rulesets };
+  }
+}
+
+/** What `apply` lets a rule act on: the planned UIDs where its mailbox is still the planned one, else none. */
+export interface PlanLimits {
+  /** Undefined: the rule is not in the plan (or its mailbox was recreated) and acts on nothing. */
+  uidsOf(
+    ruleset: string,
+    rule: string,
+    mailbox: string,
+    uidValidity: bigint,
+  ): ReadonlySet<number> | undefined;
+}
+
+export function planLimits(plan: Plan): PlanLimits {
+  return {
+    uidsOf(ruleset, rule, mailbox, uidValidity) {
+      const planned = plan.rulesets
+        .find((entry) => entry.ruleset === ruleset)
+        ?.rules.find((entry) => entry.name === rule && entry.mailbox === mailbox);
+      if (!planned || planned.uidValidity !== uidValidity.toString()) return undefined;
+      return new Set(expandUidSet(planned.uids));
+    },
+  };
+}
+
+export function plannedRule(
+  rule: Rule,
+  mailbox: { readonly path: string; readonly uidValidity: bigint },
+  uids: readonly number[],
+  sample?: readonly MessageSample[],
+): PlannedRule {
+  return {
+    name: rule.name,
+    mailbox: mailbox.path,
+    uidValidity: mailbox.uidValidity.toString(),
+    uids: journalSet(uids),
+    actions: rule.actions,
+    ...(sample ? { sample } : {}),
+  };
+}
+
+/**
+ * Reads a plan file, checking its shape (a hand-edited plan must not act on what nobody planned).
+ * @throws UsageError naming the file and what is wrong.
+ */
+export function readPlan(file: string): Plan {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read plan ${file} (${(error as NodeJS.ErrnoException).code ?? 'not JSON'})`);
+  }
+  const plan = data as Partial<Plan>;
+  const rulesOk = (rules: unknown) =>
+    Array.isArray(rules) &&
+    rules.every(
+      (rule: Partial<PlannedRule>) =>
+        typeof rule.name === 'string' &&
+        typeof rule.mailbox === 'string' &&
+        /^\d+$/.test(String(rule.uidValidity)) &&
+        /^(\d+(:\d+)?)?(,\d+(:\d+)?)*$/.test(String(rule.uids)),
+    );
+  const ok =
+    plan?.format === 1 &&
+    Array.isArray(plan.rulesets) &&
+    plan.rulesets.every(
+      (entry) =>
+        typeof entry.ruleset === 'string' && typeof entry.digest === 'string' && rulesOk(entry.rules),
+    );
+  if (!ok) throw new UsageError(`${file} is not a mailsift plan (from mailsift run --dry-run --plan FILE)`);
+  return plan as Plan;
+}
