@@ -38,18 +38,23 @@ export interface UndoOptions {
   readonly timeouts?: SessionTimeouts;
 }
 
-/** Per mailbox: a message's UID before the run → its UID now, for messages an undo moved back. */
-type Renumbered = Map<string, Map<number, number>>;
-
 interface Undoing {
   readonly session: ImapSession;
   readonly dryRun: boolean;
-  readonly renumbered: Renumbered;
   readonly report: { restored: UndoLine[]; notUndone: UndoLine[] };
   /** What the undo itself changed, for its own journal entry. */
   readonly journal: JournalRule[];
-  /** A dry run: per mailbox, the UIDs (before the run) of messages a real undo would have moved back there. */
-  readonly wouldBeBack: Map<string, Set<number>>;
+  /** The run's moves, in order, for finding where a message it flagged is now. */
+  readonly moves: readonly RunMove[];
+}
+
+/** One move (or delete to Trash) of the run: from where, to where, and each message's new UID (COPYUID). */
+interface RunMove {
+  readonly at: number;
+  readonly from: string;
+  readonly to: string;
+  readonly toValidity?: string;
+  readonly uids: ReadonlyMap<number, number>;
 }
 
 /**
@@ -89,16 +94,22 @@ export async function undoRun(
   const undoing: Undoing = {
     session,
     dryRun: options.dryRun,
-    renumbered: new Map(),
     report: { restored: [], notUndone: [] },
     journal: [],
-    wouldBeBack: new Map(),
+    moves: runMoves(entry),
   };
+  // Flags first, on the messages where they are now (a later move of the run followed), then the moves back:
+  // an undo cut anywhere and run again ends in the same state, each step being idempotent.
+  const steps = entry.rules
+    .flatMap((rule) => rule.actions.map((action) => ({ rule, action })))
+    .map((step, at) => ({ ...step, at }))
+    .filter((step) => options.rule === undefined || step.rule.name === options.rule)
+    .reverse();
+  const isFlags = (step: { action: JournalAction }) => /^(add|remove)Flags$/.test(step.action.type);
   try {
-    for (const rule of [...entry.rules].reverse()) {
-      if (options.rule !== undefined && rule.name !== options.rule) continue;
-      for (const action of [...rule.actions].reverse()) await undoAction(undoing, rule, action);
-    }
+    for (const step of steps.filter(isFlags)) await undoFlags(undoing, step.rule, step.action, step.at);
+    for (const step of steps.filter((step) => !isFlags(step)))
+      await undoAction(undoing, step.rule, step.action);
   } finally {
     await lease?.release();
     await session.close();
@@ -134,8 +145,6 @@ async function undoAction(undoing: Undoing, rule: JournalRule, action: JournalAc
     return void report.notUndone.push(line(rule, action, 'posted to a webhook: a post cannot be taken back'));
   if (!action.uids)
     return void report.notUndone.push(line(rule, action, 'too many scattered UIDs to keep in the history'));
-  if (action.type === 'addFlags' || action.type === 'removeFlags')
-    return await undoFlags(undoing, rule, action);
   if (action.to && (action.type === 'moveTo' || action.type === 'delete'))
     return await undoMove(undoing, rule, action);
   if (action.to && action.type === 'copyTo') return await undoCopy(undoing, rule, action);
@@ -163,16 +172,19 @@ async function sameMailbox(
   }
 }
 
-/** Of `uids`, those still in the selected mailbox (and not marked \Deleted). */
-async function stillThere(session: ImapSession, uids: readonly number[]): Promise<number[]> {
+/** Of `uids`, those still in the selected mailbox (and, unless `andDeleted`, not marked \Deleted). */
+async function stillThere(
+  session: ImapSession,
+  uids: readonly number[],
+  andDeleted = false,
+): Promise<number[]> {
   if (uids.length === 0) return [];
-  return await session.searchUids({ uid: journalSet(uids), deleted: false });
+  return await session.searchUids({ uid: journalSet(uids), ...(andDeleted ? {} : { deleted: false }) });
 }
 
 async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
   const { session, report } = undoing;
   const to = action.to as NonNullable<JournalAction['to']>;
-  const sources = expandUidSet(action.uids);
   if (!to.uids) {
     return void report.notUndone.push(
       line(
@@ -193,17 +205,10 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
       line(rule, action, `no longer in ${to.mailbox} (moved elsewhere or expunged since)`, gone),
     );
   if (back.length === 0) return;
-  if (undoing.dryRun) {
-    const would = undoing.wouldBeBack.get(rule.mailbox) ?? new Set<number>();
-    undoing.wouldBeBack.set(rule.mailbox, would);
-    targets.forEach((target, index) => {
-      if (present.has(target)) would.add(sources[index] as number);
-    });
-  } else {
+  if (!undoing.dryRun) {
     const copied = session.profile.move
       ? await session.moveMessages(back, rule.mailbox)
       : await copyThenExpunge(session, back, rule.mailbox);
-    remember(undoing, rule.mailbox, sources, targets, copied?.uids);
     undoing.journal.push({
       name: rule.name,
       mailbox: to.mailbox,
@@ -238,71 +243,108 @@ async function copyThenExpunge(session: ImapSession, uids: readonly number[], de
   return copied;
 }
 
-/** Where messages moved back now are: their UID before the run → their UID in `mailbox` now. */
-function remember(
-  undoing: Undoing,
-  mailbox: string,
-  sources: readonly number[],
-  targets: readonly number[],
-  back?: ReadonlyMap<number, number>,
-) {
-  const map = undoing.renumbered.get(mailbox) ?? new Map<number, number>();
-  undoing.renumbered.set(mailbox, map);
-  targets.forEach((target, index) => {
-    const now = back?.get(target);
-    const before = sources[index];
-    if (now !== undefined && before !== undefined) map.set(before, now);
-  });
+/** The run's moves and deletes to Trash that kept a COPYUID map, in the order the run made them. */
+function runMoves(entry: JournalEntry): RunMove[] {
+  return entry.rules
+    .flatMap((rule) => rule.actions.map((action) => ({ rule, action })))
+    .flatMap(({ rule, action }, at) => {
+      if (!action.to?.uids || !(action.type === 'moveTo' || action.type === 'delete')) return [];
+      const sources = expandUidSet(action.uids);
+      const targets = expandUidSet(action.to.uids);
+      const uids = new Map(sources.map((uid, index) => [uid, targets[index] as number]));
+      return [{ at, from: rule.mailbox, to: action.to.mailbox, toValidity: action.to.uidValidity, uids }];
+    });
 }
 
-async function undoFlags(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
+/** Where a message the run changed at step `at` in `mailbox` is now: after its later moves, if any. */
+function locate(moves: readonly RunMove[], at: number, mailbox: string, uid: number, validity: string) {
+  let where = { mailbox, uid, validity };
+  for (const move of moves) {
+    const next = move.at > at && move.from === where.mailbox ? move.uids.get(where.uid) : undefined;
+    if (next !== undefined) where = { mailbox: move.to, uid: next, validity: move.toValidity ?? '' };
+  }
+  return where;
+}
+
+/**
+ * Takes off the flags the run put on (puts back those it took off), on exactly the messages whose flags it
+ * changed, wherever they are now: in the rule's mailbox, or where a later move of the run took them.
+ */
+async function undoFlags(
+  undoing: Undoing,
+  rule: JournalRule,
+  action: JournalAction,
+  at: number,
+): Promise<void> {
   const { session, report } = undoing;
-  const changed = Object.entries(action.changed ?? {});
-  if (changed.length === 0) return void report.restored.push(line(rule, action, undefined, 0));
-  const refused = await sameMailbox(
-    undoing,
-    rule.mailbox,
-    undoing.renumbered.has(rule.mailbox) ? undefined : rule.uidValidity,
-  );
-  if (refused) return void report.notUndone.push(line(rule, action, refused));
-  const renumbered = undoing.renumbered.get(rule.mailbox);
-  const changes: Record<string, string> = {};
+  if (!action.uids) {
+    return void report.notUndone.push(line(rule, action, 'too many scattered UIDs to keep in the history'));
+  }
+  const byPlace = new Map<string, { mailbox: string; validity: string; flags: Map<string, number[]> }>();
+  for (const [flag, set] of Object.entries(action.changed ?? {})) {
+    for (const uid of expandUidSet(set)) {
+      const where = locate(undoing.moves, at, rule.mailbox, uid, rule.uidValidity);
+      const key = `${where.mailbox}\u0000${where.validity}`;
+      const place = byPlace.get(key) ?? {
+        mailbox: where.mailbox,
+        validity: where.validity,
+        flags: new Map(),
+      };
+      byPlace.set(key, place);
+      place.flags.set(flag, [...(place.flags.get(flag) ?? []), where.uid]);
+    }
+  }
   let restored = 0;
   let missing = 0;
-  for (const [flag, set] of changed) {
-    const all = expandUidSet(set);
-    // A dry run moved nothing back: what a real undo would have moved back counts as there.
-    const would = undoing.wouldBeBack.get(rule.mailbox) ?? new Set<number>();
-    const uids = all.filter((uid) => !would.has(uid)).map((uid) => renumbered?.get(uid) ?? uid);
-    const present = [...(await stillThere(session, uids)), ...all.filter((uid) => would.has(uid))];
-    missing = Math.max(missing, uids.length - present.length);
-    restored = Math.max(restored, present.length);
-    if (present.length === 0) continue;
-    // The opposite STORE, on exactly the messages whose flag the run changed.
-    if (!undoing.dryRun)
-      await session.storeFlags(present, action.type === 'addFlags' ? 'remove' : 'add', [flag]);
-    changes[flag] = journalSet(present);
+  for (const place of byPlace.values()) {
+    const refused = await sameMailbox(undoing, place.mailbox, place.validity || undefined);
+    if (refused) {
+      report.notUndone.push(
+        line(rule, action, refused, Math.max(...[...place.flags.values()].map((u) => u.length))),
+      );
+      continue;
+    }
+    const changes: Record<string, string> = {};
+    for (const [flag, uids] of place.flags) {
+      const present = await stillThere(session, uids);
+      missing = Math.max(missing, uids.length - present.length);
+      restored = Math.max(restored, present.length);
+      if (present.length === 0) continue;
+      // The opposite STORE, on exactly the messages whose flag the run changed.
+      if (!undoing.dryRun)
+        await session.storeFlags(present, action.type === 'addFlags' ? 'remove' : 'add', [flag]);
+      changes[flag] = journalSet(present);
+    }
+    if (!undoing.dryRun && Object.keys(changes).length > 0)
+      journalFlags(undoing, rule, action, place, changes);
   }
-  if (missing > 0) report.notUndone.push(line(rule, action, `not in ${rule.mailbox} any more`, missing));
+  if (missing > 0) report.notUndone.push(line(rule, action, `not where the run left them any more`, missing));
   report.restored.push(line(rule, action, undefined, restored));
-  if (!undoing.dryRun && Object.keys(changes).length > 0) {
-    const opened = await session.openMailbox(rule.mailbox, false);
-    const all = Object.values(changes).flatMap((set) => expandUidSet(set));
-    undoing.journal.push({
-      name: rule.name,
-      mailbox: rule.mailbox,
-      uidValidity: opened.uidValidity.toString(),
-      actions: [
-        {
-          type: action.type === 'addFlags' ? 'removeFlags' : 'addFlags',
-          target: Object.keys(changes).join(' '),
-          uids: journalSet(new Set(all)),
-          count: restored,
-          changed: changes,
-        },
-      ],
-    });
-  }
+}
+
+/** The undo's own record of a flag change, in the mailbox it made it in. */
+function journalFlags(
+  undoing: Undoing,
+  rule: JournalRule,
+  action: JournalAction,
+  place: { mailbox: string; validity: string },
+  changes: Record<string, string>,
+): void {
+  const all = new Set(Object.values(changes).flatMap((set) => expandUidSet(set)));
+  undoing.journal.push({
+    name: rule.name,
+    mailbox: place.mailbox,
+    uidValidity: place.validity,
+    actions: [
+      {
+        type: action.type === 'addFlags' ? 'removeFlags' : 'addFlags',
+        target: Object.keys(changes).join(' '),
+        uids: journalSet(all),
+        count: all.size,
+        changed: changes,
+      },
+    ],
+  });
 }
 
 async function undoCopy(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
@@ -319,7 +361,8 @@ async function undoCopy(undoing: Undoing, rule: JournalRule, action: JournalActi
   }
   const refused = await sameMailbox(undoing, to.mailbox, to.uidValidity);
   if (refused) return void report.notUndone.push(line(rule, action, refused));
-  const copies = await stillThere(session, expandUidSet(to.uids));
+  // Marked \Deleted too: an undo cut between its STORE and its UID EXPUNGE left them so.
+  const copies = await stillThere(session, expandUidSet(to.uids), true);
   const gone = expandUidSet(to.uids).length - copies.length;
   if (gone > 0) report.notUndone.push(line(rule, action, `copies no longer in ${to.mailbox}`, gone));
   if (copies.length > 0 && !undoing.dryRun) {

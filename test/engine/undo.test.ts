@@ -12,10 +12,13 @@ import { historyEntries } from '../../functions/history.ts';
 import type { StateStore } from '../../functions/state/store.ts';
 import { CORPUS } from '../helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
+import { startFaultProxyFor } from '../helpers/fault-proxy.ts';
 import { makeMail } from '../helpers/mail.ts';
 import { otherClient } from '../helpers/other-client.ts';
 import { rulesetOf } from '../helpers/rulesets.ts';
 import { testState } from '../helpers/state.ts';
+
+const FAST = { connectMs: 2000, greetingMs: 2000, socketMs: 2000 };
 
 let withMove: TestDovecot;
 let withoutMove: TestDovecot;
@@ -115,8 +118,8 @@ describe('undo: what it cannot do', () => {
     assert.deepEqual(reasons, [
       'bin 1 no longer in Trash (moved elsewhere or expunged since)',
       'file 1 no longer in Finance/Invoices (moved elsewhere or expunged since)',
-      // The flags of inv3 were set in INBOX; the message is in Elsewhere now and keeps them.
-      'file 1 not in INBOX any more',
+      // inv3 was flagged, then filed; it is in Elsewhere now and keeps its flags.
+      'file 1 not where the run left them any more',
     ]);
     const after = await where(withMove, user);
     assert.deepEqual(after.get('inv3'), ['Elsewhere $Invoice \\Seen']);
@@ -145,5 +148,47 @@ describe('undo: what it cannot do', () => {
       report.notUndone.map((line) => `${line.rule} ${line.count} ${line.why}`),
       ['purge 2 expunged for good', 'file 2 Gone no longer exists'],
     );
+  });
+});
+
+describe('undo cut by a lost connection', () => {
+  it('at every command: a rerun of the undo ends in the state before the run', async (t) => {
+    const proxy = await startFaultProxyFor(withMove);
+    try {
+      const prepared = async () => {
+        const user = withMove.addUser();
+        withMove.seed(user, 'INBOX', CORPUS);
+        const state = testState();
+        const seeded = await where(withMove, user);
+        return { user, state, seeded, entry: await runAndEntry(withMove, user, state) };
+      };
+      const through = (user: string) => ({ ...withMove.account(user), port: proxy.port });
+      const reference = await prepared();
+      proxy.arm({ kind: 'none' });
+      await undoRun(reference.entry, through(reference.user), {
+        state: reference.state,
+        dryRun: false,
+        timeouts: FAST,
+      });
+      const commands = proxy.commands().length;
+      t.diagnostic(`${commands} commands, ${commands * 2} cut undos`);
+      for (let at = 1; at <= commands; at++) {
+        for (const when of ['before', 'answered'] as const) {
+          const { user, state, seeded, entry } = await prepared();
+          proxy.arm({ kind: 'cut', at, when });
+          await undoRun(entry, through(user), { state, dryRun: false, timeouts: FAST }).catch(
+            () => undefined,
+          );
+          await undoRun(entry, withMove.account(user), { state, dryRun: false });
+          assert.deepEqual(
+            await where(withMove, user),
+            seeded,
+            `cut ${when} command ${at} (${proxy.struck()})`,
+          );
+        }
+      }
+    } finally {
+      await proxy.close();
+    }
   });
 });
