@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RulesetSummary } from '../../functions/engine/run.ts';
+import { historyEntries } from '../../functions/history.ts';
 import { loadRulesets } from '../../functions/rules/load.ts';
 import { DynamoDbStateStore } from '../../functions/state/dynamodb-store.ts';
 import { accountScope } from '../../functions/state/store.ts';
@@ -209,6 +210,13 @@ describe('Lambda bundle', () => {
     assert.deepEqual(
       records.map((record) => record.key.split('/')[1]),
       ['checkpoints', 'deliveries', 'journal'],
+    );
+    // What `mailsift history --state dynamodb:TABLE` reads: the Lambda's run, by its id.
+    const [entry] = await historyEntries(table, first.summary.runId, {});
+    assert.equal(entry?.ruleset, 'inbox');
+    assert.deepEqual(
+      entry?.rules.map((rule) => rule.name),
+      ['file-billing', 'flag-alerts', 'forward-alerts'],
     );
 
     // Structured logs and EMF metrics, and never the password.
