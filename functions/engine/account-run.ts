@@ -83,6 +83,7 @@ export async function runAccount(
   let account = await openAccount(jobs, options, names);
   let reopened = false;
   let signedInAgain = false;
+  let carried: RunRecorder | undefined;
   // A session's first ruleset counts its connection and login too.
   let countFrom = 0;
   for (let index = 0; index < jobs.length; index++) {
@@ -95,16 +96,19 @@ export async function runAccount(
       continue;
     }
     const { session } = account;
+    // A ruleset run again after a token expired keeps the record of its first try.
     const journal =
-      options.dryRun || options.history === false
+      carried ??
+      (options.dryRun || options.history === false
         ? undefined
-        : new RunRecorder(job.ruleset, options.state, job.account, started);
+        : new RunRecorder(job.ruleset, options.state, job.account, started));
+    carried = undefined;
     const outcome = await runRulesetRules(
       job.ruleset,
       {
         ...ruleRun(options, account, started),
         journal,
-        planner: options.planRecorder?.forRuleset(job.ruleset),
+        planner: options.planRecorder?.forRuleset(job.ruleset, accountScope(job.account)),
       },
       removedByEarlier,
     );
@@ -114,6 +118,7 @@ export async function runAccount(
       // Exchange ends a session whose access token expired; a new one signs in with a new token and runs this
       // ruleset again from its start (every action is idempotent; what was done is not found again).
       signedInAgain = true;
+      carried = journal;
       account = await openAccount(jobs.slice(index), options, names);
       countFrom = 0;
       index--;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.ts';
-import { expandUidSet } from '../imap/uid-set.ts';
+import { expandUidSetAtMost } from '../imap/uid-set.ts';
 import type { Rule, Ruleset } from '../rules/schema.ts';
 import { journalSet } from '../state/run-journal.ts';
 import type { MessageSample } from './summary.ts';
@@ -19,6 +19,8 @@ export interface Plan {
 export interface PlannedRuleset {
   readonly ruleset: string;
   readonly account: string;
+  /** The mailbox's user and host (`accountScope`): a plan applies to that mailbox only. */
+  readonly scope: string;
   /** The ruleset's rules when the plan was made: `apply` refuses a plan whose rules changed since. */
   readonly digest: string;
   readonly rules: readonly PlannedRule[];
@@ -46,11 +48,12 @@ export class PlanRecorder {
   private readonly rulesets: PlannedRuleset[] = [];
 
   /** The collector one ruleset's rules report to. */
-  forRuleset(ruleset: Ruleset): { add(rule: PlannedRule): void } {
+  forRuleset(ruleset: Ruleset, scope: string): { add(rule: PlannedRule): void } {
     const rules: PlannedRule[] = [];
     this.rulesets.push({
       ruleset: ruleset.name,
       account: ruleset.account,
+      scope,
       digest: planDigest(ruleset),
       rules,
     });
@@ -66,21 +69,21 @@ export class PlanRecorder {
 export interface PlanLimits {
   /** Undefined: the rule is not in the plan (or its mailbox was recreated) and acts on nothing. */
   uidsOf(
-    ruleset: string,
-    rule: string,
-    mailbox: string,
-    uidValidity: bigint,
+    where: { readonly scope: string; readonly ruleset: string; readonly rule: string },
+    mailbox: { readonly path: string; readonly uidValidity: bigint; readonly exists: number },
   ): ReadonlySet<number> | undefined;
 }
 
 export function planLimits(plan: Plan): PlanLimits {
   return {
-    uidsOf(ruleset, rule, mailbox, uidValidity) {
+    uidsOf(where, mailbox) {
       const planned = plan.rulesets
-        .find((entry) => entry.ruleset === ruleset)
-        ?.rules.find((entry) => entry.name === rule && entry.mailbox === mailbox);
-      if (!planned || planned.uidValidity !== uidValidity.toString()) return undefined;
-      return new Set(expandUidSet(planned.uids));
+        .find((entry) => entry.ruleset === where.ruleset && entry.scope === where.scope)
+        ?.rules.find((entry) => entry.name === where.rule && entry.mailbox === mailbox.path);
+      if (!planned || planned.uidValidity !== mailbox.uidValidity.toString()) return undefined;
+      // A hand-edited plan cannot name more messages than the mailbox holds (nor exhaust memory trying).
+      const uids = expandUidSetAtMost(planned.uids, mailbox.exists);
+      return uids ? new Set(uids) : undefined;
     },
   };
 }
@@ -127,7 +130,10 @@ export function readPlan(file: string): Plan {
     Array.isArray(plan.rulesets) &&
     plan.rulesets.every(
       (entry) =>
-        typeof entry.ruleset === 'string' && typeof entry.digest === 'string' && rulesOk(entry.rules),
+        typeof entry.ruleset === 'string' &&
+        typeof entry.scope === 'string' &&
+        typeof entry.digest === 'string' &&
+        rulesOk(entry.rules),
     );
   if (!ok) throw new UsageError(`${file} is not a mailsift plan (from mailsift run --dry-run --plan FILE)`);
   return plan as Plan;

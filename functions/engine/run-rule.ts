@@ -98,14 +98,7 @@ export async function runRule(
     error: applied.failure !== undefined,
     failedUids: new Set(applied.failed.map((entry) => entry.uid)),
   });
-  if (applied.journal.length > 0) {
-    run.journal?.add({
-      name: rule.name,
-      mailbox: mailbox.path,
-      uidValidity: mailbox.uidValidity.toString(),
-      actions: applied.journal,
-    });
-  }
+  recordApplied(run, rule, mailbox, applied.journal);
   if (rule.stop || applied.failure) for (const uid of matched) memory.heldBack.add(uid);
   if (run.dryRun) for (const uid of applied.removed) memory.removed.add(uid);
   const actions: ActionSummary[] = [
@@ -208,7 +201,11 @@ async function applySteps(
       // Later actions apply only to the messages this one passed on (a webhook: the delivered ones).
       uids = outcome.continueWith ?? uids;
     } catch (error) {
-      if (error instanceof ImapConnectError) throw error;
+      if (error instanceof ImapConnectError) {
+        // What the rule did before the connection went is in the history too: a rerun will not find it again.
+        recordApplied(run, rule, mailbox, applied.journal);
+        throw error;
+      }
       return { ...applied, failure: describeError(error) };
     }
   }
@@ -238,7 +235,10 @@ function progressReporter(
  * more (gone, changed, or its mailbox recreated) are reported as skipped. New mail is not in the plan.
  */
 function withinPlan(run: RuleRun, rule: Rule, mailbox: MailboxInfo, actionable: readonly number[]) {
-  const uids = run.plan?.uidsOf(run.ruleset.name, rule.name, mailbox.path, mailbox.uidValidity);
+  const uids = run.plan?.uidsOf(
+    { scope: run.state.scope, ruleset: run.ruleset.name, rule: rule.name },
+    mailbox,
+  );
   if (!uids) return { acted: [], skipped: [] };
   const now = new Set(actionable);
   const skipped: MessageProblem[] = [...uids]
@@ -248,6 +248,16 @@ function withinPlan(run: RuleRun, rule: Rule, mailbox: MailboxInfo, actionable: 
       reason: 'planned, but no longer matches its rule here (changed, moved or gone since)',
     }));
   return { acted: actionable.filter((uid) => uids.has(uid)), skipped };
+}
+
+function recordApplied(run: RuleRun, rule: Rule, mailbox: MailboxInfo, actions: JournalAction[]): void {
+  if (actions.length === 0) return;
+  run.journal?.add({
+    name: rule.name,
+    mailbox: mailbox.path,
+    uidValidity: mailbox.uidValidity.toString(),
+    actions,
+  });
 }
 
 /** An action's outcome as the journal keeps it: UID sets as ranges, the COPYUID map in the order of `uids`. */

@@ -72,12 +72,19 @@ export async function undoRun(
   const scope = accountScope(account);
   const journal = new RunJournal(options.state, scope);
   const base = { runId: entry.id, dryRun: options.dryRun };
-  const earlier = (await journal.list()).find((other) => other.undoes === entry.id);
-  if (earlier) {
-    const all = entry.rules.flatMap((rule) =>
-      rule.actions.map((action) => line(rule, action, `already undone by ${earlier.id}`)),
+  // What earlier undos of this run took back: all of it, or some rules (`--rule`).
+  const earlier = new Map<string, string>();
+  for (const other of (await journal.list()).filter((candidate) => candidate.undoes === entry.id)) {
+    for (const rule of other.undoesRules ?? entry.rules.map((each) => each.name)) earlier.set(rule, other.id);
+  }
+  const wanted = (name: string) => options.rule === undefined || name === options.rule;
+  const done = entry.rules
+    .filter((rule) => wanted(rule.name) && earlier.has(rule.name))
+    .flatMap((rule) =>
+      rule.actions.map((action) => line(rule, action, `already undone by ${earlier.get(rule.name)}`)),
     );
-    return { ...base, restored: [], notUndone: all };
+  if (entry.rules.every((rule) => !wanted(rule.name) || earlier.has(rule.name))) {
+    return { ...base, restored: [], notUndone: done };
   }
   const started = Date.now();
   const session = await ImapSession.connect(account, options.timeouts ?? DEFAULT_TIMEOUTS);
@@ -94,7 +101,7 @@ export async function undoRun(
   const undoing: Undoing = {
     session,
     dryRun: options.dryRun,
-    report: { restored: [], notUndone: [] },
+    report: { restored: [], notUndone: [...done] },
     journal: [],
     moves: runMoves(entry),
   };
@@ -103,7 +110,7 @@ export async function undoRun(
   const steps = entry.rules
     .flatMap((rule) => rule.actions.map((action) => ({ rule, action })))
     .map((step, at) => ({ ...step, at }))
-    .filter((step) => options.rule === undefined || step.rule.name === options.rule)
+    .filter((step) => wanted(step.rule.name) && !earlier.has(step.rule.name))
     .reverse();
   const isFlags = (step: { action: JournalAction }) => /^(add|remove)Flags$/.test(step.action.type);
   try {
@@ -124,6 +131,7 @@ export async function undoRun(
       endedAt: new Date().toISOString(),
       rules: undoing.journal,
       undoes: entry.id,
+      ...(options.rule !== undefined ? { undoesRules: [options.rule] } : {}),
     });
   }
   return { ...base, ...(undoId ? { undoId } : {}), ...undoing.report };
@@ -197,8 +205,15 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
   const targets = expandUidSet(to.uids);
   const refused = await sameMailbox(undoing, to.mailbox, to.uidValidity);
   if (refused) return void report.notUndone.push(line(rule, action, refused));
+  if (session.profile.labels && !session.profile.move) {
+    // On a label server, an expunge after a COPY back would delete the message for good.
+    return void report.notUndone.push(
+      line(rule, action, 'needs MOVE on a server whose mailboxes are labels'),
+    );
+  }
   const present = new Set(await stillThere(session, targets));
-  const back = targets.filter((uid) => present.has(uid));
+  // Ascending, so that the undo's own record pairs each UID with its COPYUID in the same order.
+  const back = targets.filter((uid) => present.has(uid)).sort((a, b) => a - b);
   const gone = targets.length - back.length;
   if (gone > 0)
     report.notUndone.push(
@@ -306,7 +321,8 @@ async function undoFlags(
     }
     const changes: Record<string, string> = {};
     for (const [flag, uids] of place.flags) {
-      const present = await stillThere(session, uids);
+      // \Deleted ones too where the run set \Deleted itself (addFlags: ['\Deleted']).
+      const present = await stillThere(session, uids, flag.toLowerCase() === '\\deleted');
       missing = Math.max(missing, uids.length - present.length);
       restored = Math.max(restored, present.length);
       if (present.length === 0) continue;

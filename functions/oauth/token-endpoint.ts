@@ -30,9 +30,18 @@ function endpoints(settings: OAuth2Settings): oauth.AuthorizationServer {
   };
 }
 
-/** Plain http is allowed only where settings.ts allowed it: the loopback address. */
+/**
+ * One token request may take this long: all tries together (3 × 8 s, plus 2.5 s of waits) stay within the 30 s a
+ * process holds the account's refresh lock (tokens.ts), so no second process can spend the same refresh token.
+ */
+const REQUEST_TIMEOUT_MS = 8_000;
+
+/** Plain http is allowed only where settings.ts allowed it: the loopback address. Each try has its deadline. */
 export function requestOptions(settings: OAuth2Settings) {
-  return { [oauth.allowInsecureRequests]: new URL(settings.tokenUrl).protocol === 'http:' };
+  return {
+    [oauth.allowInsecureRequests]: new URL(settings.tokenUrl).protocol === 'http:',
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  };
 }
 
 function client(settings: OAuth2Settings): { client: oauth.Client; auth: oauth.ClientAuth } {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { OAuth2Error } from '../errors.ts';
 import type { ImapAccount, TokenSource } from '../imap/session.ts';
 import { accountScope, StateConflictError, type StateStore, stateKey } from '../state/store.ts';
@@ -48,7 +49,7 @@ export function accountTokens(settings: OAuth2Settings, options: TokenOptions): 
         memory.set(key, cached);
         return cached.token;
       }
-      if (refused !== undefined && memory.get(key)?.token === refused) memory.delete(key);
+      if (refused !== undefined) await forgetRefused(options, key, refused);
       const running = refreshing.get(key) ?? newToken(settings, options, key, refused);
       refreshing.set(key, running);
       try {
@@ -58,6 +59,17 @@ export function accountTokens(settings: OAuth2Settings, options: TokenOptions): 
       }
     },
   };
+}
+
+/** Forgets a token the server refused, in memory and in the state: no later run offers it again. */
+async function forgetRefused(options: TokenOptions, key: string, refused: string): Promise<void> {
+  if (memory.get(key)?.token === refused) memory.delete(key);
+  const record = await options.state.get<CachedToken>(stateKey(options.scope, ACCESS_TOKEN_RECORD));
+  if (record?.value.token === refused) {
+    await options.state
+      .delete(stateKey(options.scope, ACCESS_TOKEN_RECORD), { expectedVersion: record.version })
+      .catch(() => {});
+  }
 }
 
 function usable(cached: CachedToken | undefined, refused?: string): CachedToken | undefined {
@@ -86,11 +98,13 @@ async function newToken(
   refused: string | undefined,
 ): Promise<CachedToken> {
   const lock = stateKey(options.scope, REFRESH_LOCK_RECORD);
+  const owner = randomUUID();
+  let version = 0;
   for (;;) {
     try {
-      await options.state.put(
+      version = await options.state.put(
         lock,
-        { pid: process.pid },
+        { owner },
         { expectedVersion: 0, expiresAt: Date.now() + REFRESH_LOCK_MS },
       );
       break;
@@ -118,8 +132,15 @@ async function newToken(
     });
     return cached;
   } finally {
-    await options.state.delete(lock).catch(() => {});
+    await releaseLock(options.state, lock, owner, version);
   }
+}
+
+/** Deletes the lock only while it is still this process's: one that expired may be another's by now. */
+async function releaseLock(state: StateStore, lock: string, owner: string, version: number): Promise<void> {
+  const record = await state.get<{ owner?: string }>(lock).catch(() => undefined);
+  if (record?.value.owner !== owner) return;
+  await state.delete(lock, { expectedVersion: version }).catch(() => {});
 }
 
 /** The flow the settings call for; a rotated refresh token is stored before the access token is used. */

@@ -38,6 +38,8 @@ export interface JournalEntry {
   readonly rules: readonly JournalRule[];
   /** Set on the entry of an undo: the run it took back. */
   readonly undoes?: string;
+  /** Set on the entry of an undo of some rules only (`undo --rule`): which. */
+  readonly undoesRules?: readonly string[];
 }
 
 /** A UID set for the journal: ranges, so that 50,000 consecutive UIDs are a few characters. */

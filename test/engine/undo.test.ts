@@ -151,6 +151,31 @@ describe('undo: what it cannot do', () => {
   });
 });
 
+describe('undo of some rules', () => {
+  it('--rule takes back that rule only; a later undo of the run takes back the rest', async () => {
+    const user = withMove.addUser();
+    withMove.seed(user, 'INBOX', CORPUS);
+    const state = testState();
+    const seeded = await where(withMove, user);
+    const entry = await runAndEntry(withMove, user, state);
+    const first = await undoRun(entry, withMove.account(user), { state, dryRun: false, rule: 'file' });
+    assert.deepEqual(first.notUndone, []);
+    assert.deepEqual((await where(withMove, user)).get('inv1'), seeded.get('inv1'), 'the invoices are back');
+    assert.notDeepEqual(
+      (await where(withMove, user)).get('news1'),
+      seeded.get('news1'),
+      'the newsletters are not',
+    );
+    const rest = await undoRun(entry, withMove.account(user), { state, dryRun: false });
+    assert.deepEqual(
+      rest.notUndone.map((line) => line.rule),
+      ['file', 'file'],
+      'the rule undone before is said to be',
+    );
+    assert.deepEqual(await where(withMove, user), seeded);
+  });
+});
+
 describe('undo cut by a lost connection', () => {
   it('at every command: a rerun of the undo ends in the state before the run', async (t) => {
     const proxy = await startFaultProxyFor(withMove);
