@@ -12,6 +12,8 @@ import {
   RunJournal,
 } from '../state/run-journal.ts';
 import { accountScope, type StateStore } from '../state/store.ts';
+import { runMoves, undoFlags } from './undo-flags.ts';
+import { line, sameMailbox, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
 
 /** What an undo did, and what it could not do and why, per rule and action of the run it took back. */
 export interface UndoReport {
@@ -23,12 +25,7 @@ export interface UndoReport {
   readonly notUndone: UndoLine[];
 }
 
-export interface UndoLine {
-  readonly rule: string;
-  readonly action: string;
-  readonly count: number;
-  readonly why?: string;
-}
+export type { UndoLine } from './undo-kit.ts';
 
 export interface UndoOptions {
   readonly state: StateStore;
@@ -36,25 +33,6 @@ export interface UndoOptions {
   /** Only this rule's changes. */
   readonly rule?: string;
   readonly timeouts?: SessionTimeouts;
-}
-
-interface Undoing {
-  readonly session: ImapSession;
-  readonly dryRun: boolean;
-  readonly report: { restored: UndoLine[]; notUndone: UndoLine[] };
-  /** What the undo itself changed, for its own journal entry. */
-  readonly journal: JournalRule[];
-  /** The run's moves, in order, for finding where a message it flagged is now. */
-  readonly moves: readonly RunMove[];
-}
-
-/** One move (or delete to Trash) of the run: from where, to where, and each message's new UID (COPYUID). */
-interface RunMove {
-  readonly at: number;
-  readonly from: string;
-  readonly to: string;
-  readonly toValidity?: string;
-  readonly uids: ReadonlyMap<number, number>;
 }
 
 /**
@@ -137,15 +115,6 @@ export async function undoRun(
   return { ...base, ...(undoId ? { undoId } : {}), ...undoing.report };
 }
 
-function line(rule: JournalRule, action: JournalAction, why?: string, count = action.count): UndoLine {
-  return {
-    rule: rule.name,
-    action: action.target ? `${action.type} ${action.target}` : action.type,
-    count,
-    ...(why ? { why } : {}),
-  };
-}
-
 async function undoAction(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
   const { report } = undoing;
   if (action.expunged) return void report.notUndone.push(line(rule, action, 'expunged for good'));
@@ -157,37 +126,6 @@ async function undoAction(undoing: Undoing, rule: JournalRule, action: JournalAc
     return await undoMove(undoing, rule, action);
   if (action.to && action.type === 'copyTo') return await undoCopy(undoing, rule, action);
   report.notUndone.push(line(rule, action, 'nothing to undo for this action'));
-}
-
-/**
- * Opens `mailbox` and checks it is the one the run changed: same UIDVALIDITY (RFC 3501 §2.3.1.1), else the UIDs
- * name other messages now. Returns why not, or undefined.
- */
-async function sameMailbox(
-  undoing: Undoing,
-  mailbox: string,
-  uidValidity: string | undefined,
-): Promise<string | undefined> {
-  try {
-    const opened = await undoing.session.openMailbox(mailbox, undoing.dryRun);
-    if (uidValidity !== undefined && opened.uidValidity.toString() !== uidValidity) {
-      return `${mailbox} was deleted and created again since (its UIDVALIDITY changed)`;
-    }
-    return undefined;
-  } catch (error) {
-    if (error instanceof MailboxNotFoundError) return `${mailbox} no longer exists`;
-    throw error;
-  }
-}
-
-/** Of `uids`, those still in the selected mailbox (and, unless `andDeleted`, not marked \Deleted). */
-async function stillThere(
-  session: ImapSession,
-  uids: readonly number[],
-  andDeleted = false,
-): Promise<number[]> {
-  if (uids.length === 0) return [];
-  return await session.searchUids({ uid: journalSet(uids), ...(andDeleted ? {} : { deleted: false }) });
 }
 
 async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
@@ -256,111 +194,6 @@ async function copyThenExpunge(session: ImapSession, uids: readonly number[], de
   await session.markDeleted(uids);
   await session.expungeExactly(uids);
   return copied;
-}
-
-/** The run's moves and deletes to Trash that kept a COPYUID map, in the order the run made them. */
-function runMoves(entry: JournalEntry): RunMove[] {
-  return entry.rules
-    .flatMap((rule) => rule.actions.map((action) => ({ rule, action })))
-    .flatMap(({ rule, action }, at) => {
-      if (!action.to?.uids || !(action.type === 'moveTo' || action.type === 'delete')) return [];
-      const sources = expandUidSet(action.uids);
-      const targets = expandUidSet(action.to.uids);
-      const uids = new Map(sources.map((uid, index) => [uid, targets[index] as number]));
-      return [{ at, from: rule.mailbox, to: action.to.mailbox, toValidity: action.to.uidValidity, uids }];
-    });
-}
-
-/** Where a message the run changed at step `at` in `mailbox` is now: after its later moves, if any. */
-function locate(moves: readonly RunMove[], at: number, mailbox: string, uid: number, validity: string) {
-  let where = { mailbox, uid, validity };
-  for (const move of moves) {
-    const next = move.at > at && move.from === where.mailbox ? move.uids.get(where.uid) : undefined;
-    if (next !== undefined) where = { mailbox: move.to, uid: next, validity: move.toValidity ?? '' };
-  }
-  return where;
-}
-
-/**
- * Takes off the flags the run put on (puts back those it took off), on exactly the messages whose flags it
- * changed, wherever they are now: in the rule's mailbox, or where a later move of the run took them.
- */
-async function undoFlags(
-  undoing: Undoing,
-  rule: JournalRule,
-  action: JournalAction,
-  at: number,
-): Promise<void> {
-  const { session, report } = undoing;
-  if (!action.uids) {
-    return void report.notUndone.push(line(rule, action, 'too many scattered UIDs to keep in the history'));
-  }
-  const byPlace = new Map<string, { mailbox: string; validity: string; flags: Map<string, number[]> }>();
-  for (const [flag, set] of Object.entries(action.changed ?? {})) {
-    for (const uid of expandUidSet(set)) {
-      const where = locate(undoing.moves, at, rule.mailbox, uid, rule.uidValidity);
-      const key = `${where.mailbox}\u0000${where.validity}`;
-      const place = byPlace.get(key) ?? {
-        mailbox: where.mailbox,
-        validity: where.validity,
-        flags: new Map(),
-      };
-      byPlace.set(key, place);
-      place.flags.set(flag, [...(place.flags.get(flag) ?? []), where.uid]);
-    }
-  }
-  let restored = 0;
-  let missing = 0;
-  for (const place of byPlace.values()) {
-    const refused = await sameMailbox(undoing, place.mailbox, place.validity || undefined);
-    if (refused) {
-      report.notUndone.push(
-        line(rule, action, refused, Math.max(...[...place.flags.values()].map((u) => u.length))),
-      );
-      continue;
-    }
-    const changes: Record<string, string> = {};
-    for (const [flag, uids] of place.flags) {
-      // \Deleted ones too where the run set \Deleted itself (addFlags: ['\Deleted']).
-      const present = await stillThere(session, uids, flag.toLowerCase() === '\\deleted');
-      missing = Math.max(missing, uids.length - present.length);
-      restored = Math.max(restored, present.length);
-      if (present.length === 0) continue;
-      // The opposite STORE, on exactly the messages whose flag the run changed.
-      if (!undoing.dryRun)
-        await session.storeFlags(present, action.type === 'addFlags' ? 'remove' : 'add', [flag]);
-      changes[flag] = journalSet(present);
-    }
-    if (!undoing.dryRun && Object.keys(changes).length > 0)
-      journalFlags(undoing, rule, action, place, changes);
-  }
-  if (missing > 0) report.notUndone.push(line(rule, action, `not where the run left them any more`, missing));
-  report.restored.push(line(rule, action, undefined, restored));
-}
-
-/** The undo's own record of a flag change, in the mailbox it made it in. */
-function journalFlags(
-  undoing: Undoing,
-  rule: JournalRule,
-  action: JournalAction,
-  place: { mailbox: string; validity: string },
-  changes: Record<string, string>,
-): void {
-  const all = new Set(Object.values(changes).flatMap((set) => expandUidSet(set)));
-  undoing.journal.push({
-    name: rule.name,
-    mailbox: place.mailbox,
-    uidValidity: place.validity,
-    actions: [
-      {
-        type: action.type === 'addFlags' ? 'removeFlags' : 'addFlags',
-        target: Object.keys(changes).join(' '),
-        uids: journalSet(all),
-        count: all.size,
-        changed: changes,
-      },
-    ],
-  });
 }
 
 async function undoCopy(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
