@@ -1,7 +1,13 @@
 import type { ImapAccount } from '../imap/session.ts';
 import type { Ruleset } from '../rules/schema.ts';
 import { parseDuration } from '../rules/units.ts';
-import { type JournalEntry, type JournalRule, newRunId, RunJournal } from '../state/run-journal.ts';
+import {
+  DEFAULT_HISTORY_MS,
+  type JournalEntry,
+  type JournalRule,
+  newRunId,
+  RunJournal,
+} from '../state/run-journal.ts';
 import { accountScope, type StateStore } from '../state/store.ts';
 
 /** DynamoDB keeps items up to 400 KB: an entry larger than this keeps its counts, not every UID. */
@@ -46,7 +52,10 @@ export class RunRecorder {
     };
     if (JSON.stringify(entry).length > MAX_ENTRY_BYTES) entry = withoutUids(entry);
     try {
-      await this.journal.write(entry, parseDuration(this.ruleset.keepHistory ?? '30d'));
+      await this.journal.write(
+        entry,
+        this.ruleset.keepHistory === undefined ? DEFAULT_HISTORY_MS : parseDuration(this.ruleset.keepHistory),
+      );
       return { runId: this.id };
     } catch (error) {
       return {

@@ -128,21 +128,32 @@ async function undoAction(undoing: Undoing, rule: JournalRule, action: JournalAc
   report.notUndone.push(line(rule, action, 'nothing to undo for this action'));
 }
 
+/**
+ * Where the run put the messages of a move or copy (target mailbox, their UIDs there), with that mailbox open;
+ * undefined, reported, where they cannot be found: no COPYUID, or the mailbox is gone or recreated.
+ */
+async function whereTheRunPutThem(
+  undoing: Undoing,
+  rule: JournalRule,
+  action: JournalAction,
+  what: 'messages' | 'copies',
+): Promise<{ to: NonNullable<JournalAction['to']>; targets: number[] } | undefined> {
+  const to = action.to as NonNullable<JournalAction['to']>;
+  const why = to.uids
+    ? await sameMailbox(undoing, to.mailbox, to.uidValidity)
+    : `the server gave no COPYUID (no UIDPLUS): the ${what} cannot be told apart in ${to.mailbox}`;
+  if (why || !to.uids) {
+    undoing.report.notUndone.push(line(rule, action, why));
+    return undefined;
+  }
+  return { to, targets: expandUidSet(to.uids) };
+}
+
 async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
   const { session, report } = undoing;
-  const to = action.to as NonNullable<JournalAction['to']>;
-  if (!to.uids) {
-    return void report.notUndone.push(
-      line(
-        rule,
-        action,
-        `the server gave no COPYUID (no UIDPLUS): the messages cannot be told apart in ${to.mailbox}`,
-      ),
-    );
-  }
-  const targets = expandUidSet(to.uids);
-  const refused = await sameMailbox(undoing, to.mailbox, to.uidValidity);
-  if (refused) return void report.notUndone.push(line(rule, action, refused));
+  const found = await whereTheRunPutThem(undoing, rule, action, 'messages');
+  if (!found) return;
+  const { to, targets } = found;
   if (session.profile.labels && !session.profile.move) {
     // On a label server, an expunge after a COPY back would delete the message for good.
     return void report.notUndone.push(
@@ -198,21 +209,12 @@ async function copyThenExpunge(session: ImapSession, uids: readonly number[], de
 
 async function undoCopy(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
   const { session, report } = undoing;
-  const to = action.to as NonNullable<JournalAction['to']>;
-  if (!to.uids) {
-    return void report.notUndone.push(
-      line(
-        rule,
-        action,
-        `the server gave no COPYUID (no UIDPLUS): the copies cannot be told apart in ${to.mailbox}`,
-      ),
-    );
-  }
-  const refused = await sameMailbox(undoing, to.mailbox, to.uidValidity);
-  if (refused) return void report.notUndone.push(line(rule, action, refused));
+  const found = await whereTheRunPutThem(undoing, rule, action, 'copies');
+  if (!found) return;
+  const { to, targets } = found;
   // Marked \Deleted too: an undo cut between its STORE and its UID EXPUNGE left them so.
-  const copies = await stillThere(session, expandUidSet(to.uids), true);
-  const gone = expandUidSet(to.uids).length - copies.length;
+  const copies = await stillThere(session, targets, true);
+  const gone = targets.length - copies.length;
   if (gone > 0) report.notUndone.push(line(rule, action, `copies no longer in ${to.mailbox}`, gone));
   if (copies.length > 0 && !undoing.dryRun) {
     await session.markDeleted(copies);
