@@ -8,7 +8,7 @@ import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
 import { formatProgress, formatSummary } from './format-summary.ts';
 import { withTokens } from './oauth/tokens.ts';
-import { loadRulesets } from './rules/load.ts';
+import { loadRuleFiles, loadRulesets } from './rules/load.ts';
 import { type Ruleset, rulesetJsonSchema } from './rules/schema.ts';
 import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
 import { openStateStore } from './state/open-store.ts';
@@ -166,8 +166,13 @@ async function commandApply(args: string[], io: CliIo): Promise<number> {
   const plan = readPlan(file);
   const loaded = loadRulesets(paths.length > 0 ? paths : DEFAULT_RULE_PATHS);
   const rulesets = plan.rulesets.map((planned) => {
-    const ruleset = loaded.find((candidate) => candidate.name === planned.ruleset);
-    if (!ruleset) throw new UsageError(`the plan's ruleset ${planned.ruleset} is not among the rule files`);
+    const ruleset = loaded.find(
+      (candidate) => candidate.name === planned.ruleset && candidate.account === planned.account,
+    );
+    if (!ruleset)
+      throw new UsageError(
+        `the plan's ruleset ${planned.ruleset} for account ${planned.account} is not among the rule files`,
+      );
     if (planDigest(ruleset) !== planned.digest) {
       throw new UsageError(
         `the rules of ${planned.ruleset} changed since the plan was made: make a new plan`,
@@ -181,13 +186,20 @@ async function commandApply(args: string[], io: CliIo): Promise<number> {
 
 function commandValidate(args: string[], io: CliIo): number {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
-  const rulesets = loadRulesets(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
-  for (const ruleset of rulesets) {
+  const ruleFiles = loadRuleFiles(positionals.length > 0 ? positionals : DEFAULT_RULE_PATHS);
+  for (const file of ruleFiles) {
     io.stdout(
-      `ok  ${ruleset.name}: account ${ruleset.account}, ${ruleset.schedule}, ${ruleset.rules.length} rule(s)\n`,
+      `ok  ${file.name}: ${accountsText(file.accounts)}, ${file.schedule}, ${file.rules.length} rule(s)\n`,
     );
   }
   return EXIT.ok;
+}
+
+/** `account a`, `accounts a, b`, or for a long list its size and first names. */
+function accountsText(accounts: readonly string[]): string {
+  if (accounts.length === 1) return `account ${accounts[0]}`;
+  const shown = accounts.slice(0, 5).join(', ');
+  return accounts.length <= 5 ? `accounts ${shown}` : `${accounts.length} accounts (${shown}, …)`;
 }
 
 /** Runs the CLI; returns the exit code. Never throws for user errors: they are printed. */

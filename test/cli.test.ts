@@ -283,6 +283,40 @@ describe('mailsift run', () => {
     assert.deepEqual(idsIn(state, 'INBOX', '\\Flagged'), ['alert1', 'news2']);
   });
 
+  it('runs a rule file with accounts on each account separately: its own summary and its own mail', async () => {
+    const { dir, accounts, user } = setup(RULES);
+    const other = dovecot.addUser('pa"ss\\wörd');
+    dovecot.seed(other, 'INBOX', CORPUS);
+    const text = readFileSync(join(dir, 'inbox.yaml'), 'utf8').replace(
+      'account: test',
+      'accounts: [test, other]',
+    );
+    writeFileSync(join(dir, 'inbox.yaml'), text);
+    writeFileSync(
+      accounts,
+      `${readFileSync(accounts, 'utf8')}other:\n  host: 127.0.0.1\n  port: ${dovecot.imapsPort}\n  user: ${other}\n  password: { env: TEST_IMAP_PASSWORD }\n  ca: ca.pem\n`,
+    );
+    assert.match(
+      mailsift(['validate', dir]).stdout,
+      /^ok {2}inbox: accounts test, other, rate\(5 minutes\)/m,
+    );
+    const result = mailsift(['run', dir, '--json'], { ...PASSWORD_ENV, MAILSIFT_ACCOUNTS: accounts });
+    assert.equal(result.code, 0, result.stderr);
+    const summaries = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      summaries.map((summary) => [summary.ruleset, summary.account, summary.rules[0].acted]),
+      [
+        ['inbox', 'test', 2],
+        ['inbox', 'other', 2],
+      ],
+    );
+    for (const owner of [user, other])
+      assert.deepEqual(idsIn(await dovecot.mailboxState(owner), 'Finance', '$Billing'), ['inv1', 'inv2']);
+  });
+
   it('shows a progress line per rule on a terminal, and none with --json or without a terminal', async () => {
     const { dir, accounts } = setup(RULES);
     // script(1) gives the CLI a pseudo-terminal, as a person at a terminal would run it.

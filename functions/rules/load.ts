@@ -3,7 +3,7 @@ import { basename, extname, join } from 'node:path';
 import { type Document, isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type FileProblem, RuleFileError } from '../errors.ts';
-import { type Ruleset, RulesetSchema } from './schema.ts';
+import { type RuleFile, type Ruleset, RulesetSchema, rulesetsOf } from './schema.ts';
 
 const RULE_FILE_EXTENSIONS = new Set(['.yaml', '.yml']);
 
@@ -58,7 +58,7 @@ function problemsFromIssues(
  * Parses and validates one rule file's text.
  * @throws RuleFileError listing every problem in the file.
  */
-export function parseRuleset(file: string, text: string): Ruleset {
+export function parseRuleFile(file: string, text: string): RuleFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -76,14 +76,26 @@ export function parseRuleset(file: string, text: string): Ruleset {
     const problems = problemsFromIssues(file, doc, lines, parsed.error.issues);
     throw new RuleFileError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
-  return { ...parsed.data, name: basename(file, extname(file)) };
+  const { account, accounts, ...rules } = parsed.data;
+  return { ...rules, name: basename(file, extname(file)), accounts: accounts ?? [account as string] };
+}
+
+/**
+ * Parses a rule file of one account into its ruleset.
+ * @throws RuleFileError when the file is invalid or lists several accounts.
+ */
+export function parseRuleset(file: string, text: string): Ruleset {
+  const rulesets = rulesetsOf(parseRuleFile(file, text));
+  if (rulesets.length !== 1)
+    throw new RuleFileError([{ file, path: 'accounts', message: 'expected one account here' }]);
+  return rulesets[0] as Ruleset;
 }
 
 /**
  * Reads and validates one rule file.
  * @throws RuleFileError when it cannot be read or is invalid.
  */
-export function loadRuleset(file: string): Ruleset {
+export function loadRuleFile(file: string): RuleFile {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -92,7 +104,7 @@ export function loadRuleset(file: string): Ruleset {
       { file, path: '', message: `cannot read: ${(error as NodeJS.ErrnoException).code}` },
     ]);
   }
-  return parseRuleset(file, text);
+  return parseRuleFile(file, text);
 }
 
 /** Rule files named by `paths`: files as given, directories expanded to their *.yaml/*.yml, sorted. */
@@ -102,7 +114,7 @@ export function findRuleFiles(paths: readonly string[]): string[] {
     try {
       isDirectory = statSync(path).isDirectory();
     } catch {
-      return [path]; // reported as unreadable by loadRuleset
+      return [path]; // reported as unreadable by loadRuleFile
     }
     if (!isDirectory) return [path];
     return readdirSync(path)
@@ -116,28 +128,37 @@ export function findRuleFiles(paths: readonly string[]): string[] {
  * Loads every rule file under `paths`, collecting the problems of all files before failing.
  * @throws RuleFileError with every problem of every invalid file, or when no file is found.
  */
-export function loadRulesets(paths: readonly string[]): Ruleset[] {
+export function loadRuleFiles(paths: readonly string[]): RuleFile[] {
   const files = findRuleFiles(paths);
   if (files.length === 0) {
     throw new RuleFileError([{ file: paths.join(', '), path: '', message: 'no rule files (*.yaml) found' }]);
   }
-  const rulesets: Ruleset[] = [];
+  const ruleFiles: RuleFile[] = [];
   const problems: FileProblem[] = [];
   const fileByName = new Map<string, string>();
   for (const file of files) {
     try {
-      const ruleset = loadRuleset(file);
-      const other = fileByName.get(ruleset.name);
+      const ruleFile = loadRuleFile(file);
+      const other = fileByName.get(ruleFile.name);
       // The file name is the ruleset's identity (schedules, logs), so two files may not share one.
       if (other)
-        problems.push({ file, path: '', message: `ruleset name "${ruleset.name}" is also used by ${other}` });
-      fileByName.set(ruleset.name, file);
-      rulesets.push(ruleset);
+        problems.push({
+          file,
+          path: '',
+          message: `ruleset name "${ruleFile.name}" is also used by ${other}`,
+        });
+      fileByName.set(ruleFile.name, file);
+      ruleFiles.push(ruleFile);
     } catch (error) {
       if (!(error instanceof RuleFileError)) throw error;
       problems.push(...error.problems);
     }
   }
   if (problems.length > 0) throw new RuleFileError(problems);
-  return rulesets;
+  return ruleFiles;
+}
+
+/** The rulesets of every rule file under `paths`: one per file and account. @throws RuleFileError */
+export function loadRulesets(paths: readonly string[]): Ruleset[] {
+  return loadRuleFiles(paths).flatMap(rulesetsOf);
 }

@@ -156,11 +156,19 @@ function checkFinishedIsVisible(name: string, actions: readonly Action[], ctx: z
   });
 }
 
+const accountName = z
+  .string({ error: 'expected an account name' })
+  .regex(/^[A-Za-z0-9][\w.-]{0,63}$/, 'expected an account name of letters, digits, "-", "_" or "."');
+
+/** A rule file: `account: a`, or `accounts: [a, b, …]` for the same rules on each (run separately). */
 export const RulesetSchema = z
   .strictObject({
-    account: z
-      .string({ error: 'expected an account name' })
-      .regex(/^[A-Za-z0-9][\w.-]{0,63}$/, 'expected an account name of letters, digits, "-", "_" or "."'),
+    account: accountName.optional().describe('The account these rules run on (or give `accounts`).'),
+    accounts: z
+      .array(accountName, { error: 'expected a list of account names' })
+      .min(1, 'expected at least one account')
+      .optional()
+      .describe('Accounts that each run these rules, with their own state and summary.'),
     schedule: z.string({ error: 'expected rate(...) or cron(...)' }).superRefine((expression, ctx) => {
       const problem = explainScheduleProblem(expression);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -180,6 +188,26 @@ export const RulesetSchema = z
     rules: z.array(RuleSchema, { error: 'expected a list of rules' }).min(1, 'expected at least one rule'),
   })
   .superRefine((ruleset, ctx) => {
+    if ((ruleset.account === undefined) === (ruleset.accounts === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ruleset.account === undefined ? ['account'] : ['accounts'],
+        message:
+          ruleset.account === undefined
+            ? 'missing: expected account (one name) or accounts (a list)'
+            : 'expected account or accounts, not both',
+      });
+    }
+    const accounts = new Set<string>();
+    ruleset.accounts?.forEach((account, index) => {
+      if (accounts.has(account))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', index],
+          message: `account "${account}" is listed twice`,
+        });
+      accounts.add(account);
+    });
     const seen = new Set<string>();
     ruleset.rules.forEach((rule, index) => {
       if (seen.has(rule.name)) {
@@ -197,14 +225,28 @@ export type Match = z.output<typeof MatchSchema>;
 export type Action = z.output<typeof ActionSchema>;
 export type SecretReference = z.output<typeof secretReference>;
 export type Rule = z.output<typeof RuleSchema>;
-/** A validated ruleset, with the name it is known by (the file name without extension). */
-export type Ruleset = z.output<typeof RulesetSchema> & { readonly name: string };
+/**
+ * A validated rule file, with the name it is known by (the file name without extension) and its accounts
+ * (`account: a` is `accounts: [a]`).
+ */
+export type RuleFile = Omit<z.output<typeof RulesetSchema>, 'account' | 'accounts'> & {
+  readonly name: string;
+  readonly accounts: readonly string[];
+};
+/** What runs: a rule file's rules on one of its accounts. A file with `accounts` gives one per account. */
+export type Ruleset = Omit<RuleFile, 'accounts'> & { readonly account: string };
+
+/** The rulesets of a rule file, one per account, in its order. */
+export function rulesetsOf(file: RuleFile): Ruleset[] {
+  const { accounts, ...rules } = file;
+  return accounts.map((account) => ({ ...rules, account }));
+}
 
 /** The JSON Schema of a rule file, for editors. */
 export function rulesetJsonSchema(): Record<string, unknown> {
   return {
     ...z.toJSONSchema(RulesetSchema, { io: 'input', unrepresentable: 'any' }),
     title: 'mailsift ruleset',
-    description: 'One account, one schedule, rules applied in order. See README.md.',
+    description: 'One account (or a list), one schedule, rules applied in order. See README.md.',
   };
 }

@@ -229,6 +229,41 @@ describe('loadRulesets', () => {
     );
   });
 
+  it('gives a rule file with accounts one ruleset per account, the same rules on each', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailsift-rules-'));
+    writeFileSync(
+      join(dir, 'fleet.yaml'),
+      'accounts: [acme, globex]\nschedule: rate(15 minutes)\nrules:\n  - { name: r, match: { from: a@ }, actions: [{ addFlags: [$A] }] }\n',
+    );
+    const rulesets = loadRulesets([dir]);
+    assert.deepEqual(
+      rulesets.map((ruleset) => [ruleset.name, ruleset.account, ruleset.rules[0]?.name]),
+      [
+        ['fleet', 'acme', 'r'],
+        ['fleet', 'globex', 'r'],
+      ],
+    );
+    assert.ok(rulesets.every((ruleset) => !('accounts' in ruleset)));
+  });
+
+  it('wants account or accounts, not both, with no account listed twice', () => {
+    const rules =
+      'schedule: rate(5 minutes)\nrules:\n  - { name: r, match: { from: a@ }, actions: [{ addFlags: [$A] }] }\n';
+    assert.deepEqual(problemsOf(rules), [
+      'rules/x.yaml:1: account: missing: expected account (one name) or accounts (a list)',
+    ]);
+    assert.deepEqual(problemsOf(`account: a\naccounts: [b]\n${rules}`), [
+      'rules/x.yaml:2: accounts: expected account or accounts, not both',
+    ]);
+    assert.deepEqual(problemsOf(`accounts: [a, b, a, "x y"]\n${rules}`), [
+      'rules/x.yaml:1: accounts[3]: expected an account name of letters, digits, "-", "_" or "."',
+      'rules/x.yaml:1: accounts[2]: account "a" is listed twice',
+    ]);
+    assert.deepEqual(problemsOf(`accounts: []\n${rules}`), [
+      'rules/x.yaml:1: accounts: expected at least one account',
+    ]);
+  });
+
   it('names a file it cannot read', () => {
     assert.throws(() => loadRulesets(['rules/missing.yaml']), /rules\/missing\.yaml: cannot read: ENOENT/);
   });
