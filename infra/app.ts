@@ -1,16 +1,16 @@
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { RuleFileError } from '../functions/errors.ts';
-import { loadRulesets } from '../functions/rules/load.ts';
-import type { Ruleset } from '../functions/rules/schema.ts';
+import { loadRuleFiles } from '../functions/rules/load.ts';
+import type { RuleFile } from '../functions/rules/schema.ts';
 import { MailsiftStack } from './mailsift-stack.ts';
 
 // Rule files are validated with the same loader as `mailsift validate`; an invalid file stops the synth
 // with the same messages.
 const rulesDir = process.env.MAILSIFT_RULES_DIR ?? 'rules';
-let rulesets: Ruleset[];
+let ruleFiles: RuleFile[];
 try {
-  rulesets = loadRulesets([rulesDir]);
+  ruleFiles = loadRuleFiles([rulesDir]);
 } catch (error) {
   if (!(error instanceof RuleFileError)) throw error;
   process.stderr.write(`${error.message}\n${error.problems.length} problem(s); cdk synth stopped.\n`);
@@ -19,16 +19,19 @@ try {
 
 const app = new App();
 const context = (key: string): string | undefined => app.node.tryGetContext(key) ?? undefined;
+const number = (key: string) => (context(key) === undefined ? undefined : Number(context(key)));
 new MailsiftStack(app, 'Mailsift', {
   description: 'mailsift: scheduled IMAP rulesets',
-  rulesets,
+  ruleFiles,
   alarmEmail: context('alarmEmail'),
   parameterPrefix: context('parameterPrefix'),
   parameterKeyArn: context('parameterKeyArn'),
-  memorySize: context('memorySize') === undefined ? undefined : Number(context('memorySize')),
-  reserveConcurrency: context('reserveConcurrency') !== 'false',
-  // -c oauth2Accounts=billing,ops: the accounts whose rotated refresh tokens are written back.
-  oauth2Accounts: context('oauth2Accounts')?.split(',').filter(Boolean),
+  memorySize: number('memorySize'),
+  maxConcurrency: number('maxConcurrency'),
+  batchSize: number('batchSize'),
+  failedRunsAlarmThreshold: number('failedRunsAlarmThreshold'),
+  // -c oauth2=true; the earlier -c oauth2Accounts=billing,ops still turns it on.
+  oauth2: context('oauth2') === 'true' || Boolean(context('oauth2Accounts')),
 });
 // AwsSolutions checks run on every synth: an unsuppressed finding is an error that stops it.
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -2,12 +2,16 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
-import type { Ruleset } from '../functions/rules/schema.ts';
+import { fleetManifest } from '../functions/fleet/manifest.ts';
+import type { RuleFile } from '../functions/rules/schema.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The Lambda entry point, relative to the project root. */
-export const HANDLER_ENTRY = 'functions/lambda/handler.ts';
+/** The two Lambda entry points, relative to the project root; handlers `worker.handler`, `dispatcher.handler`. */
+export const ENTRIES = {
+  worker: 'functions/lambda/worker.ts',
+  dispatcher: 'functions/lambda/dispatcher.ts',
+} as const;
 
 /**
  * esbuild settings for everything we ship to Lambda: one minified ESM file with a source map, the AWS SDK
@@ -53,28 +57,39 @@ function sizes(dir: string, file: string): Bundle {
   return { dir, file, bytes: statSync(file).size, eagerBytes, totalBytes: total };
 }
 
+/** The worker and dispatcher, built together into one directory (they share chunks, such as the manifest). */
+export interface FleetBundle {
+  readonly dir: string;
+  readonly worker: Bundle;
+  readonly dispatcher: Bundle;
+}
+
 /**
- * Bundles the handler with `rulesets` inlined (validated at build time: the cold path parses no YAML and
- * builds no schema) into `outDir/index.mjs`. Code splitting puts what is imported lazily (mailparser, for
- * webhook text) in its own chunk, which a cold start does not load.
+ * Bundles the worker and the dispatcher with the fleet manifest of `ruleFiles` inlined (validated at build time:
+ * the cold path parses no YAML and builds no schema) into `outDir/worker.mjs` and `outDir/dispatcher.mjs`. Code
+ * splitting puts what is imported lazily (mailparser for webhook text, the OAuth2 code) in chunks of their own,
+ * which a cold start does not load, and what both import (the manifest) in one both load.
  */
-export function bundleHandler(rulesets: readonly Ruleset[], outDir: string): Bundle {
+export function bundleFleet(ruleFiles: readonly RuleFile[], outDir: string): FleetBundle {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  const byName = Object.fromEntries(rulesets.map((ruleset) => [ruleset.name, ruleset]));
   buildSync({
     ...LAMBDA_BUILD_OPTIONS,
     mainFields: [...LAMBDA_BUILD_OPTIONS.mainFields],
     external: [...LAMBDA_BUILD_OPTIONS.external],
     absWorkingDir: ROOT,
-    entryPoints: { index: HANDLER_ENTRY },
+    entryPoints: ENTRIES,
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
     splitting: true,
     chunkNames: 'chunk-[hash]',
-    define: { __MAILSIFT_RULESETS__: JSON.stringify(byName) },
+    define: { __MAILSIFT_FLEET__: JSON.stringify(fleetManifest(ruleFiles)) },
   });
-  return sizes(outDir, join(outDir, 'index.mjs'));
+  return {
+    dir: outDir,
+    worker: sizes(outDir, join(outDir, 'worker.mjs')),
+    dispatcher: sizes(outDir, join(outDir, 'dispatcher.mjs')),
+  };
 }
 
 /** The floor for size and import time: a bundle that only imports imapflow, built the same way. */

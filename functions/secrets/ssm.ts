@@ -20,7 +20,7 @@ export function accountParameterName(prefix: string, account: string): string {
 
 /**
  * Where an OAuth2 account's refresh token lives on AWS (`<prefix>/oauth/<account>/refresh-token`): read at the
- * start of a run, and overwritten with a rotated one. The stack grants exactly these, for its `oauth2Accounts`.
+ * start of a run, and overwritten with a rotated one. The stack grants these by prefix (`<prefix>/oauth/*`).
  */
 export function refreshTokenParameterName(prefix: string, account: string): string {
   return `${prefix.replace(/\/$/, '')}/oauth/${account}/refresh-token`;

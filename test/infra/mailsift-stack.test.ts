@@ -6,18 +6,19 @@ import { before, describe, it } from 'node:test';
 import { App, Aspects, Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadRulesets } from '../../functions/rules/load.ts';
-import type { Ruleset } from '../../functions/rules/schema.ts';
+import { loadRuleFiles } from '../../functions/rules/load.ts';
+import type { RuleFile } from '../../functions/rules/schema.ts';
 import { MailsiftStack, type MailsiftStackProps } from '../../infra/mailsift-stack.ts';
+import { fleetRuleFiles } from '../helpers/fleet.ts';
 
 const bundleDir = mkdtempSync(join(tmpdir(), 'mailsift-stack-bundle-'));
-let rulesets: Ruleset[];
+let ruleFiles: RuleFile[];
 let stack: MailsiftStack;
 let template: Template;
 
 function synth(props: Partial<MailsiftStackProps> = {}): { stack: MailsiftStack; template: Template } {
   const app = new App();
-  const built = new MailsiftStack(app, 'Mailsift', { rulesets, bundleDir, ...props });
+  const built = new MailsiftStack(app, 'Mailsift', { ruleFiles, bundleDir, ...props });
   Aspects.of(app).add(new AwsSolutionsChecks());
   return { stack: built, template: Template.fromStack(built) };
 }
@@ -38,30 +39,121 @@ const parameterArn = (name: string) => ({
   ],
 });
 
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+/** The statements of the policy attached to the role whose logical id starts with `role`. */
+function statementsOf(t: Template, role: string): Statement[] {
+  return Object.entries(t.findResources('AWS::IAM::Policy'))
+    .filter(([id]) => id.startsWith(`${role}RoleDefaultPolicy`))
+    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+const nagErrors = (s: MailsiftStack) =>
+  Annotations.fromStack(s)
+    .findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))
+    .map((e) => `${e.id}: ${e.entry.data}`);
+
 before(() => {
-  rulesets = loadRulesets(['rules']);
+  ruleFiles = loadRuleFiles(['rules']);
   ({ stack, template } = synth());
 });
 
 describe('MailsiftStack', () => {
-  it('schedules every rule file with its expression, time zone and input', () => {
-    template.resourceCountIs('AWS::Scheduler::Schedule', rulesets.length);
-    for (const ruleset of rulesets) {
+  it('has one schedule per distinct expression and time zone, each invoking the dispatcher with its key and time', () => {
+    const keys = new Set(ruleFiles.map((file) => `${file.schedule} ${file.timezone ?? ''}`));
+    template.resourceCountIs('AWS::Scheduler::Schedule', keys.size);
+    for (const file of ruleFiles) {
+      const key = file.timezone ? `${file.schedule} ${file.timezone}` : file.schedule;
       template.hasResourceProperties('AWS::Scheduler::Schedule', {
-        ScheduleExpression: ruleset.schedule,
-        ScheduleExpressionTimezone: ruleset.timezone ?? 'Etc/UTC',
+        ScheduleExpression: file.schedule,
+        ScheduleExpressionTimezone: file.timezone ?? 'Etc/UTC',
         State: 'ENABLED',
         Target: Match.objectLike({
-          Input: JSON.stringify({ ruleset: ruleset.name }),
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DispatcherFunction'), 'Arn'] },
+          Input: JSON.stringify({ schedule: key, scheduledTime: '<aws.scheduler.scheduled-time>' }),
           RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeadLetterQueue'), 'Arn'] } },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedTicksQueue'), 'Arn'] } },
         }),
       });
     }
   });
 
-  it("keeps the runs' state in one DynamoDB table: pk/sk, TTL, point-in-time recovery, encrypted, retained", () => {
+  it('queues runs on a high-throughput FIFO queue with a FIFO DLQ, a visibility of six function timeouts', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      VisibilityTimeout: 6 * 300,
+      MessageRetentionPeriod: 86_400,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedRunsQueue'), 'Arn'] },
+        maxReceiveCount: 3,
+      },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, MessageRetentionPeriod: 1_209_600 });
+    // The tick DLQ is a standard queue: Scheduler and Lambda's async invocations cannot use a FIFO one.
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: Match.absent(),
+      MessageRetentionPeriod: 1_209_600,
+    });
+    template.resourceCountIs('AWS::SQS::Queue', 3);
+    template.resourcePropertiesCountIs(
+      'AWS::SQS::QueuePolicy',
+      {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      },
+      3,
+    );
+  });
+
+  it('runs one worker from the queue: batch size 1, reported batch item failures, a maximum concurrency', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RunsQueue'), 'Arn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^WorkerFunction') },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'worker.handler',
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 512,
+      Timeout: 300,
+      ReservedConcurrentExecutions: Match.absent(),
+      Environment: {
+        Variables: Match.objectLike({
+          MAILSIFT_PARAMETER_PREFIX: '/mailsift',
+          MAILSIFT_STATE_TABLE: { Ref: Match.stringLikeRegexp('^StateTable') },
+          MAILSIFT_QUEUE_URL: { Ref: Match.stringLikeRegexp('^RunsQueue') },
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'dispatcher.handler',
+      Timeout: 120,
+      DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedTicksQueue'), 'Arn'] } },
+      Environment: {
+        Variables: Match.objectLike({ MAILSIFT_QUEUE_URL: { Ref: Match.stringLikeRegexp('^RunsQueue') } }),
+      },
+    });
+    const custom = synth({ maxConcurrency: 50, batchSize: 3 }).template;
+    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 3,
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
+  });
+
+  it("keeps the runs' state in one DynamoDB table, as before the fleet shape: same id, retained", () => {
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    const [id] = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable'));
+    assert.match(id ?? '', /^StateTable[0-9A-F]{8}$/);
     template.hasResource('AWS::DynamoDB::GlobalTable', {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({
@@ -73,111 +165,75 @@ describe('MailsiftStack', () => {
         TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
         SSESpecification: Match.objectLike({ SSEEnabled: true }),
         Replicas: [
-          Match.objectLike({
-            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-          }),
+          Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
         ],
       }),
     });
   });
 
-  it("lets each function read and write the state table's items, and nothing else of it", () => {
-    const table = { 'Fn::GetAtt': [Match.stringLikeRegexp('^StateTable'), 'Arn'] };
-    const accounts = new Set(rulesets.map((ruleset) => ruleset.account));
-    const policies = template.findResources('AWS::IAM::Policy', {
-      Properties: {
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            {
-              Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
-              Effect: 'Allow',
-              Resource: table,
-            },
-          ]),
-        },
-      },
-    });
-    assert.equal(Object.keys(policies).length, accounts.size);
-    template.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({ MAILSIFT_STATE_TABLE: { Ref: Match.stringLikeRegexp('^StateTable') } }),
-      },
-    });
-  });
-
-  it('runs one arm64 nodejs22.x function per account, one run at a time, with a DLQ', () => {
-    const accounts = new Set(rulesets.map((ruleset) => ruleset.account));
-    template.resourceCountIs('AWS::Lambda::Function', accounts.size);
-    for (const account of accounts) {
-      template.hasResourceProperties('AWS::Lambda::Function', {
-        Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
-        Handler: 'index.handler',
-        MemorySize: 512,
-        Timeout: 300,
-        ReservedConcurrentExecutions: 1,
-        DeadLetterConfig: {
-          TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeadLetterQueue'), 'Arn'] },
-        },
-        Environment: {
-          Variables: Match.objectLike({ MAILSIFT_ACCOUNT: account, MAILSIFT_PARAMETER_PREFIX: '/mailsift' }),
-        },
-      });
-    }
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
-  });
-
-  it('lets each function read exactly the parameters its rule files reference', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const ssmResources = (policyId: string) =>
-      (
-        (policies[policyId]?.Properties.PolicyDocument.Statement ?? []) as {
-          Action: string | string[];
-          Resource: unknown;
-        }[]
-      )
+  it('grants the worker account parameters by prefix, the named webhook parameters, the table; the dispatcher the queue', () => {
+    const worker = statementsOf(template, 'Worker');
+    assert.deepEqual(
+      worker
         .filter((statement) => statement.Action === 'ssm:GetParameter')
-        .flatMap((statement) => [statement.Resource].flat());
-    const ops = Object.keys(policies).find((id) => id.startsWith('OpsRole'));
-    const billing = Object.keys(policies).find((id) => id.startsWith('BillingRole'));
-    assert.ok(ops && billing);
-    assert.deepEqual(ssmResources(ops), [
-      parameterArn('/mailsift/accounts/ops'),
-      parameterArn('/mailsift/webhooks/ops'),
-      parameterArn('/mailsift/webhooks/ops-secret'),
-    ]);
-    assert.deepEqual(ssmResources(billing), [parameterArn('/mailsift/accounts/billing')]);
-    // No statement anywhere grants an action on every resource.
-    for (const policy of Object.values(policies)) {
+        .flatMap((s) => [s.Resource].flat()),
+      [
+        parameterArn('/mailsift/accounts/*'),
+        parameterArn('/mailsift/webhooks/ops'),
+        parameterArn('/mailsift/webhooks/ops-secret'),
+      ],
+    );
+    assert.ok(
+      worker.some(
+        (statement) =>
+          JSON.stringify(statement.Action) ===
+            JSON.stringify([
+              'dynamodb:GetItem',
+              'dynamodb:UpdateItem',
+              'dynamodb:DeleteItem',
+              'dynamodb:Query',
+            ]) && JSON.stringify(statement.Resource).includes('StateTable'),
+      ),
+    );
+    assert.ok(
+      worker.some((s) => [s.Action].flat().includes('sqs:ChangeMessageVisibility')),
+      'the worker may shorten a retry',
+    );
+    const dispatcher = statementsOf(template, 'Dispatcher');
+    assert.deepEqual(
+      dispatcher.filter((s) => JSON.stringify(s.Resource).includes('RunsQueue')).map((s) => s.Action),
+      [['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl']],
+    );
+    assert.ok(!JSON.stringify(dispatcher).includes('ssm:'), 'the dispatcher reads no secret');
+    for (const policy of Object.values(template.findResources('AWS::IAM::Policy')))
       for (const statement of policy.Properties.PolicyDocument.Statement)
         assert.notEqual(statement.Resource, '*');
-    }
-    assert.ok(!JSON.stringify(policies).includes('kms:'), 'aws/ssm needs no kms grant');
-  });
-
-  it('lets an OAuth2 account write back exactly its refresh-token parameter, and no other account', () => {
-    const { template: oauth } = synth({ oauth2Accounts: ['billing'] });
-    const policies = oauth.findResources('AWS::IAM::Policy');
-    const puts = (prefix: string) =>
-      Object.entries(policies)
-        .filter(([id]) => id.startsWith(prefix))
-        .flatMap(
-          ([, policy]) =>
-            policy.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[],
-        )
-        .filter((statement) => [statement.Action].flat().includes('ssm:PutParameter'));
-    assert.deepEqual(puts('BillingRole'), [
-      {
-        Action: ['ssm:GetParameter', 'ssm:PutParameter'],
-        Effect: 'Allow',
-        Resource: parameterArn('/mailsift/oauth/billing/refresh-token'),
-      },
-    ]);
-    assert.deepEqual(puts('OpsRole'), []);
     assert.ok(
       !JSON.stringify(template.findResources('AWS::IAM::Policy')).includes('ssm:PutParameter'),
       'none by default',
     );
+    assert.ok(
+      !JSON.stringify(template.findResources('AWS::IAM::Policy')).includes('kms:'),
+      'aws/ssm needs no kms grant',
+    );
+  });
+
+  it('lets the worker write back OAuth2 refresh tokens by their prefix when oauth2 is on, and shows token failures', () => {
+    const oauth = synth({ oauth2: true }).template;
+    assert.deepEqual(
+      statementsOf(oauth, 'Worker').filter((s) => [s.Action].flat().includes('ssm:PutParameter')),
+      [
+        {
+          Action: ['ssm:GetParameter', 'ssm:PutParameter'],
+          Effect: 'Allow',
+          Resource: parameterArn('/mailsift/oauth/*/refresh-token'),
+        },
+      ],
+    );
+    const body = (t: Template) =>
+      JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::Dashboard')));
+    assert.match(body(oauth), /tokenFailures/);
+    assert.doesNotMatch(body(template), /tokenFailures/);
   });
 
   it('grants kms:Decrypt only on a key the user names, and only through SSM', () => {
@@ -199,25 +255,42 @@ describe('MailsiftStack', () => {
     });
   });
 
-  it('encrypts the DLQ, keeps logs for a month and alarms on errors and dead letters', () => {
-    template.hasResourceProperties('AWS::SQS::Queue', {
-      SqsManagedSseEnabled: true,
-      MessageRetentionPeriod: 1_209_600,
-    });
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
+  it('alarms on both DLQs, the oldest queued run, failed runs and function errors; logs kept a month', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (alarm) => alarm.Properties as Record<string, unknown>,
+    );
+    const by = (metric: string) => alarms.filter((alarm) => alarm.MetricName === metric);
+    assert.equal(by('ApproximateNumberOfMessagesVisible').length, 2);
+    assert.deepEqual(
+      by('ApproximateAgeOfOldestMessage').map((a) => [a.Threshold, a.Statistic, a.EvaluationPeriods]),
+      [[1800, 'Maximum', 2]],
+    );
+    assert.deepEqual(
+      by('failedRuns').map((a) => [a.Namespace, a.Dimensions, a.Threshold, a.Period]),
+      [['mailsift', [{ Name: 'service', Value: 'mailsift' }], 1, 900]],
+    );
+    assert.equal(by('Errors').length, 2);
+    assert.equal(alarms.length, 6);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Threshold: 1,
-    });
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + new Set(rulesets.map((r) => r.account)).size);
     template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+
+  it('has a dashboard of runs, failures, durations, per-ruleset counts, the queues and DLQs', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard')));
+    for (const expected of [
+      '\\"runs\\"',
+      '\\"failedRuns\\"',
+      '\\"superseded\\"',
+      '\\"runDuration\\"',
+      '\\"stat\\":\\"p50\\"',
+      '\\"stat\\":\\"p95\\"',
+      'MetricName=\\\\\\"matched\\\\\\"',
+      'MetricName=\\\\\\"acted\\\\\\"',
+      'ApproximateAgeOfOldestMessage',
+      'ApproximateNumberOfMessagesVisible',
+    ])
+      assert.ok(body.includes(expected), expected);
   });
 
   it('sends alarms to an encrypted SNS topic with an email subscription when alarmEmail is set', () => {
@@ -233,11 +306,8 @@ describe('MailsiftStack', () => {
   });
 
   it('passes the AwsSolutions checks, every suppression with a reason', () => {
-    const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
-    assert.deepEqual(
-      errors.map((e) => `${e.id}: ${e.entry.data}`),
-      [],
-    );
+    assert.deepEqual(nagErrors(stack), []);
+    assert.deepEqual(nagErrors(synth({ oauth2: true, alarmEmail: 'ops@example.com' }).stack), []);
     const suppressions = Object.values(
       template.toJSON().Resources as Record<
         string,
@@ -256,15 +326,60 @@ describe('MailsiftStack', () => {
     );
     assert.throws(
       () => synth({ timeout: Duration.seconds(5) }),
-      /MailsiftStack: timeout must be between 30 seconds and 15 minutes/,
+      /MailsiftStack: timeout must be between 1 and 15 minutes/,
+    );
+    assert.throws(
+      () => synth({ maxConcurrency: 1 }),
+      /MailsiftStack: maxConcurrency must be a whole number from 2 to 1000, got 1/,
+    );
+    assert.throws(
+      () => synth({ batchSize: 11 }),
+      /MailsiftStack: batchSize must be a whole number from 1 to 10/,
     );
     assert.throws(
       () => synth({ alarmEmail: 'nobody' }),
       /MailsiftStack: alarmEmail must be an email address/,
     );
     assert.throws(
-      () => new MailsiftStack(new App(), 'X', { rulesets: [], bundleDir }),
-      /rulesets must name at least one ruleset/,
+      () => new MailsiftStack(new App(), 'X', { ruleFiles: [], bundleDir }),
+      /ruleFiles must name at least one rule file/,
+    );
+  });
+});
+
+describe('MailsiftStack for a fleet of 5,000 accounts × 2 rule files', () => {
+  let fleet: { stack: MailsiftStack; template: Template };
+  before(() => {
+    fleet = synth({ ruleFiles: [...ruleFiles, ...fleetRuleFiles(5_000, 2)], oauth2: true });
+  });
+
+  it('stays under 60 resources: nothing in it is per account, schedules are per expression', () => {
+    const resources = Object.values(fleet.template.toJSON().Resources as Record<string, { Type: string }>);
+    assert.ok(resources.length < 60, `${resources.length} resources`);
+    assert.equal(
+      resources.length,
+      Object.keys(template.toJSON().Resources).length,
+      'as many as the shipped set',
+    );
+    // The fleet's two files share the shipped rate(15 minutes) and rate(5 minutes): no schedule more.
+    fleet.template.resourceCountIs('AWS::Scheduler::Schedule', 4);
+    fleet.template.resourceCountIs('AWS::Lambda::Function', 2);
+  });
+
+  it("keeps every policy well under IAM's 10,240 characters, with no * where a prefix does", () => {
+    for (const policy of Object.values(fleet.template.findResources('AWS::IAM::Policy'))) {
+      const document = JSON.stringify(policy.Properties.PolicyDocument);
+      assert.ok(document.length < 4_000, `${document.length} characters`);
+      for (const statement of policy.Properties.PolicyDocument.Statement)
+        assert.notEqual(statement.Resource, '*');
+    }
+    assert.deepEqual(nagErrors(fleet.stack), []);
+  });
+
+  it('refuses rule files naming more parameters than a policy can list', () => {
+    assert.throws(
+      () => synth({ ruleFiles: fleetRuleFiles(1, 61, { webhookPerFile: true }) }),
+      /the rule files name 61 parameters \(at most 60/,
     );
   });
 });
