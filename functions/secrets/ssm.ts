@@ -13,6 +13,14 @@ export const PARAMETER_MAX_AGE_SECONDS = 300;
 
 const DEFAULT_PORTS = { implicit: 993, starttls: 143 } as const;
 
+/**
+ * Parameter Store allows 40 GetParameter calls a second per account and Region by default; a fleet's workers
+ * starting at one tick can pass it. Throttled reads are retried with the SDK's backoff (jittered, doubling from
+ * 0.5 s for throttling; adaptive mode also slows this client while it is throttled) instead of failing the run:
+ * up to 6 tries, some 15 s on average and under a minute at worst, inside the worker's 5-minute timeout.
+ */
+export const SSM_CLIENT_CONFIG = { maxAttempts: 6, retryMode: 'adaptive' } as const;
+
 /** Parameter names (`<prefix>/accounts/<account>`), shared with the CDK stack's IAM policy. */
 export function accountParameterName(prefix: string, account: string): string {
   return `${prefix.replace(/\/$/, '')}/accounts/${account}`;
@@ -99,7 +107,7 @@ export function parameterStoreSecrets(options: {
   prefix: string;
   provider?: SSMProvider;
 }): ParameterStoreSecrets {
-  const provider = options.provider ?? new SSMProvider();
+  const provider = options.provider ?? new SSMProvider({ clientConfig: SSM_CLIENT_CONFIG });
   /** A parameter that may not exist yet (a refresh token before the first sign-in). */
   const readOptional = async (name: string): Promise<string | undefined> => {
     try {

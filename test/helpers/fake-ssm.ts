@@ -1,6 +1,6 @@
 /**
  * A loopback stand-in for the SSM Parameter Store API (JSON 1.1 protocol: GetParameter, and PutParameter with
- * Overwrite into the same map), so the real AWS
+ * Overwrite into the same map; optionally throttling the first reads), so the real AWS
  * SDK client can run against it from any process: point AWS_ENDPOINT_URL_SSM at `url`.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +16,11 @@ export interface FakeSsm {
   close(): Promise<void>;
 }
 
-export async function startFakeSsm(parameters: Record<string, string>): Promise<FakeSsm> {
+export async function startFakeSsm(
+  parameters: Record<string, string>,
+  options: { readonly throttle?: number } = {},
+): Promise<FakeSsm> {
+  let throttle = options.throttle ?? 0;
   const requests: FakeSsm['requests'] = [];
   const puts: FakeSsm['puts'] = [];
   const server = createServer((request, response) => {
@@ -47,6 +51,11 @@ export async function startFakeSsm(parameters: Record<string, string>): Promise<
         return reply(400, { __type: 'InvalidAction', message: target });
       const name = body.Name ?? '';
       requests.push({ name, withDecryption: body.WithDecryption === true });
+      // The first `throttle` reads are refused as Parameter Store refuses reads past its rate.
+      if (throttle > 0) {
+        throttle--;
+        return reply(400, { __type: 'ThrottlingException', message: 'Rate exceeded' });
+      }
       const value = parameters[name];
       if (value === undefined)
         return reply(400, { __type: 'ParameterNotFound', message: `${name} not found` });
