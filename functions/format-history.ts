@@ -60,7 +60,10 @@ export function formatUndo(report: UndoReport): string {
   const verb = report.dryRun ? 'would restore' : 'restored';
   const lines = [
     `undo of ${report.runId}${report.dryRun ? ' (dry run: nothing changed)' : ''}${report.undoId ? `, recorded as ${report.undoId}` : ''}`,
-    ...report.restored.map((entry) => `  ${verb}  ${entry.rule}: ${entry.action}: ${entry.count}`),
+    ...report.restored.map(
+      (entry) =>
+        `  ${verb}  ${entry.rule}: ${entry.action}: ${entry.count}${entry.why ? ` (${entry.why})` : ''}`,
+    ),
     ...report.notUndone.map(
       (entry) => `  not undone  ${entry.rule}: ${entry.action}: ${entry.count} (${entry.why})`,
     ),

@@ -265,6 +265,8 @@ function journalAction(outcome: ActionOutcome, uids: readonly number[]): Journal
   const { to, changed, expunged } = outcome.record ?? {};
   const copied = to?.copied;
   const newUids = copied ? uids.map((uid) => copied.uids.get(uid)) : [];
+  const mapped = copied !== undefined && newUids.every((uid) => uid !== undefined);
+  const trail = to?.trail;
   return {
     type: outcome.type,
     ...(outcome.target ? { target: outcome.target } : {}),
@@ -274,8 +276,15 @@ function journalAction(outcome: ActionOutcome, uids: readonly number[]): Journal
       ? {
           to: {
             mailbox: to.mailbox,
-            ...(copied && newUids.every((uid) => uid !== undefined)
+            ...(mapped
               ? { uidValidity: copied.uidValidity.toString(), uids: orderedSet(newUids as number[]) }
+              : {}),
+            ...(!mapped && trail
+              ? {
+                  ...(trail.uidValidity ? { uidValidity: trail.uidValidity } : {}),
+                  uidNext: trail.uidNext,
+                  messageIds: trail.messageIds,
+                }
               : {}),
           },
         }

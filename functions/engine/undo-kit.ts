@@ -44,7 +44,7 @@ export function line(rule: JournalRule, action: JournalAction, why?: string, cou
  * name other messages now. Returns why not, or undefined.
  */
 export async function sameMailbox(
-  undoing: Undoing,
+  undoing: Pick<Undoing, 'session' | 'dryRun'>,
   mailbox: string,
   uidValidity: string | undefined,
 ): Promise<string | undefined> {

@@ -1,4 +1,3 @@
-import { MailboxNotFoundError } from '../errors.ts';
 import { DEFAULT_TIMEOUTS, type ImapAccount, ImapSession, type SessionTimeouts } from '../imap/session.ts';
 import { expandUidSet } from '../imap/uid-set.ts';
 import { acquireStateLease, DEFAULT_LEASE_MS } from '../state/lease.ts';
@@ -12,6 +11,8 @@ import {
   RunJournal,
 } from '../state/run-journal.ts';
 import { accountScope, type StateStore } from '../state/store.ts';
+import { trailOf } from './message-id-trail.ts';
+import { withUidsFoundByMessageId } from './undo-by-message-id.ts';
 import { runMoves, undoFlags } from './undo-flags.ts';
 import { line, sameMailbox, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
 
@@ -76,25 +77,17 @@ export async function undoRun(
         await session.close();
         throw error;
       });
-  const undoing: Undoing = {
+  const undoing: Omit<Undoing, 'moves'> = {
     session,
     dryRun: options.dryRun,
     report: { restored: [], notUndone: [...done] },
     journal: [],
-    moves: runMoves(entry),
   };
-  // Flags first, on the messages where they are now (a later move of the run followed), then the moves back:
-  // an undo cut anywhere and run again ends in the same state, each step being idempotent.
-  const steps = entry.rules
-    .flatMap((rule) => rule.actions.map((action) => ({ rule, action })))
-    .map((step, at) => ({ ...step, at }))
-    .filter((step) => wanted(step.rule.name) && !earlier.has(step.rule.name))
-    .reverse();
-  const isFlags = (step: { action: JournalAction }) => /^(add|remove)Flags$/.test(step.action.type);
   try {
-    for (const step of steps.filter(isFlags)) await undoFlags(undoing, step.rule, step.action, step.at);
-    for (const step of steps.filter((step) => !isFlags(step)))
-      await undoAction(undoing, step.rule, step.action);
+    // Without UIDPLUS the run's moves named no new UIDs: found by Message-ID first, where the run noted them.
+    const undone = (name: string) => wanted(name) && !earlier.has(name);
+    const resolved = await withUidsFoundByMessageId(undoing, entry, undone);
+    await undoSteps({ ...undoing, moves: runMoves(resolved) }, resolved, undone);
   } finally {
     await lease?.release();
     await session.close();
@@ -113,6 +106,26 @@ export async function undoRun(
     });
   }
   return { ...base, ...(undoId ? { undoId } : {}), ...undoing.report };
+}
+
+/**
+ * Flags first, on the messages where they are now (a later move of the run followed), then the moves back, newest
+ * first: an undo cut anywhere and run again ends in the same state, each step being idempotent.
+ */
+async function undoSteps(
+  undoing: Undoing,
+  entry: JournalEntry,
+  wanted: (rule: string) => boolean,
+): Promise<void> {
+  const steps = entry.rules
+    .flatMap((rule) => rule.actions.map((action) => ({ rule, action })))
+    .map((step, at) => ({ ...step, at }))
+    .filter((step) => wanted(step.rule.name))
+    .reverse();
+  const isFlags = (step: { action: JournalAction }) => /^(add|remove)Flags$/.test(step.action.type);
+  for (const step of steps.filter(isFlags)) await undoFlags(undoing, step.rule, step.action, step.at);
+  for (const step of steps.filter((step) => !isFlags(step)))
+    await undoAction(undoing, step.rule, step.action);
 }
 
 async function undoAction(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
@@ -139,9 +152,10 @@ async function whereTheRunPutThem(
   what: 'messages' | 'copies',
 ): Promise<{ to: NonNullable<JournalAction['to']>; targets: number[] } | undefined> {
   const to = action.to as NonNullable<JournalAction['to']>;
-  const why = to.uids
-    ? await sameMailbox(undoing, to.mailbox, to.uidValidity)
-    : `the server gave no COPYUID (no UIDPLUS): the ${what} cannot be told apart in ${to.mailbox}`;
+  // Found by Message-ID, none of them: said already (undo-by-message-id.ts).
+  if (to.foundByMessageId && !to.uids) return undefined;
+  const noCopyUid = `the server gave no COPYUID (no UIDPLUS): the ${what} cannot be told apart in ${to.mailbox}`;
+  const why = to.uids ? await sameMailbox(undoing, to.mailbox, to.uidValidity) : noCopyUid;
   if (why || !to.uids) {
     undoing.report.notUndone.push(line(rule, action, why));
     return undefined;
@@ -170,6 +184,8 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
     );
   if (back.length === 0) return;
   if (!undoing.dryRun) {
+    // The undo's own moves can be undone in turn: without UIDPLUS, by the same trail as the run's.
+    const trail = await trailOf(session, back, rule.mailbox);
     const copied = session.profile.move
       ? await session.moveMessages(back, rule.mailbox)
       : await copyThenExpunge(session, back, rule.mailbox);
@@ -190,13 +206,20 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
                   uidValidity: copied.uidValidity.toString(),
                   uids: orderedSet(back.map((uid) => copied.uids.get(uid) ?? 0)),
                 }
-              : {}),
+              : trail
+                ? { ...trail }
+                : {}),
           },
         },
       ],
     });
   }
-  report.restored.push(line(rule, action, undefined, back.length));
+  report.restored.push(line(rule, action, foundHow(to), back.length));
+}
+
+/** Said with what an undo restored where it found the messages by Message-ID. */
+function foundHow(to: NonNullable<JournalAction['to']>): string | undefined {
+  return to.foundByMessageId ? 'found by Message-ID: the server has no UIDPLUS' : undefined;
 }
 
 /** Without MOVE: COPY back, then `\Deleted` and UID EXPUNGE of exactly these (UIDPLUS, as the run's move had). */
@@ -212,6 +235,12 @@ async function undoCopy(undoing: Undoing, rule: JournalRule, action: JournalActi
   const found = await whereTheRunPutThem(undoing, rule, action, 'copies');
   if (!found) return;
   const { to, targets } = found;
+  if (!session.profile.uidPlus) {
+    // UID EXPUNGE is UIDPLUS's (RFC 4315 §2.1); a plain EXPUNGE would also remove other clients' \Deleted mail.
+    return void report.notUndone.push(
+      line(rule, action, 'copies cannot be removed safely without UIDPLUS (UID EXPUNGE)'),
+    );
+  }
   // Marked \Deleted too: an undo cut between its STORE and its UID EXPUNGE left them so.
   const copies = await stillThere(session, targets, true);
   const gone = targets.length - copies.length;
@@ -220,5 +249,5 @@ async function undoCopy(undoing: Undoing, rule: JournalRule, action: JournalActi
     await session.markDeleted(copies);
     await session.expungeExactly(copies);
   }
-  report.restored.push(line(rule, action, undefined, copies.length));
+  report.restored.push(line(rule, action, foundHow(to), copies.length));
 }

@@ -13,8 +13,19 @@ export interface JournalAction {
   /** The source UIDs it acted on. */
   readonly uids: string;
   readonly count: number;
-  /** Moves and copies: where the messages went, their new UIDs in the order of `uids` (COPYUID, RFC 4315). */
-  readonly to?: { readonly mailbox: string; readonly uidValidity?: string; readonly uids?: string };
+  /**
+   * Moves and copies: where the messages went, their new UIDs in the order of `uids` (COPYUID, RFC 4315). Without
+   * UIDPLUS no new UIDs, but the target's UIDNEXT before the transfer and the Message-IDs in the order of `uids`.
+   */
+  readonly to?: {
+    readonly mailbox: string;
+    readonly uidValidity?: string;
+    readonly uids?: string;
+    readonly uidNext?: number;
+    readonly messageIds?: readonly (string | null)[];
+    /** Set by an undo on the UIDs it found by Message-ID, not COPYUID. */
+    readonly foundByMessageId?: true;
+  };
   /** Flag changes: per flag, the UIDs whose flags really changed (a flag a message had already is not here). */
   readonly changed?: Readonly<Record<string, string>>;
   /** `delete: expunge`: gone for good. */

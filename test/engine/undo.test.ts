@@ -17,6 +17,7 @@ import { makeMail } from '../helpers/mail.ts';
 import { otherClient } from '../helpers/other-client.ts';
 import { rulesetOf } from '../helpers/rulesets.ts';
 import { testState } from '../helpers/state.ts';
+import { WITHOUT_UIDPLUS } from '../helpers/without-uidplus.ts';
 
 const FAST = { connectMs: 2000, greetingMs: 2000, socketMs: 2000 };
 
@@ -95,6 +96,60 @@ for (const [name, server] of [
     });
   });
 }
+
+describe('undo without UIDPLUS (MOVE, but no COPYUID)', () => {
+  it('finds moved messages by Message-ID and says so; copies it cannot remove safely are reported', async () => {
+    const proxy = await startFaultProxyFor(withMove, WITHOUT_UIDPLUS);
+    try {
+      const user = withMove.addUser();
+      withMove.seed(user, 'INBOX', CORPUS);
+      const account = { ...withMove.account(user), port: proxy.port };
+      const state = testState();
+      const seeded = await where(withMove, user);
+      const summary = await runRuleset(EVERY_ACTION, account, { state, dryRun: false });
+      assert.equal(summary.server?.uidPlus, false, 'the run saw no UIDPLUS');
+      const [entry] = await historyEntries(state, summary.runId, {});
+      assert.ok(entry);
+      const file = entry.rules.find((rule) => rule.name === 'file')?.actions.at(-1);
+      assert.equal(file?.to?.uids, undefined, 'no COPYUID came back');
+      assert.deepEqual(file?.to?.messageIds, ['<inv1@test>', '<inv2@test>']);
+      const afterRun = await where(withMove, user);
+
+      const report = await undoRun(entry, account, { state, dryRun: false });
+      assert.deepEqual(
+        report.notUndone.map((line) => `${line.rule} ${line.count} ${line.why}`),
+        ['copy 1 copies cannot be removed safely without UIDPLUS (UID EXPUNGE)'],
+      );
+      assert.deepEqual(
+        report.restored.filter((line) => line.why).map((line) => `${line.rule} ${line.action} ${line.count}`),
+        ['bin delete Trash 2', 'file moveTo Finance/Invoices 2'],
+        'the moves found by Message-ID, said so',
+      );
+      // Back as before the run, but for the copy in Personal, which is still there (reported).
+      const after = await where(withMove, user);
+      const withoutPersonal = new Map(
+        [...after].map(([id, places]) => [id, places.filter((place) => !place.startsWith('Personal'))]),
+      );
+      assert.deepEqual(withoutPersonal, seeded);
+      assert.deepEqual(
+        [...after]
+          .filter(([, places]) => places.some((place) => place.startsWith('Personal')))
+          .map(([id]) => id),
+        ['personal'],
+      );
+
+      // The undo's own moves carry the same trail: undoing the undo puts the run's changes back.
+      assert.ok(report.undoId);
+      const [undoEntry] = await historyEntries(state, report.undoId, {});
+      assert.ok(undoEntry);
+      const again = await undoRun(undoEntry, account, { state, dryRun: false });
+      assert.deepEqual(again.notUndone, []);
+      assert.deepEqual(await where(withMove, user), afterRun);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
 
 describe('undo: what it cannot do', () => {
   it('reports messages moved or expunged since, and touches nothing else', async () => {

@@ -1,3 +1,4 @@
+import { messageIdTrail } from '../message-id-trail.ts';
 import { copyOnce } from '../transfer.ts';
 import { defineAction } from './define.ts';
 
@@ -9,7 +10,8 @@ export const copyTo = defineAction({
   preflight: (target, server) => server.assertNameable(target),
   apply: async (target, context) => {
     const { uids, dryRun } = context;
+    const trail = await messageIdTrail(context, target);
     const copied = !dryRun && uids.length > 0 ? await copyOnce(context, target) : undefined;
-    return { type: 'copyTo', target, count: uids.length, record: { to: { mailbox: target, copied } } };
+    return { type: 'copyTo', target, count: uids.length, record: { to: { mailbox: target, copied, trail } } };
   },
 });

@@ -1,4 +1,5 @@
 import { MailsiftError } from '../../errors.ts';
+import { messageIdTrail } from '../message-id-trail.ts';
 import { expungeOnce, moveOnce, requireSafeRemoval } from '../transfer.ts';
 import { defineAction } from './define.ts';
 
@@ -26,7 +27,13 @@ export const deleteMessages = defineAction({
         `delete: trash cannot apply to the Trash mailbox itself (${JSON.stringify(trash)}); use delete: expunge`,
       );
     }
+    const trail = await messageIdTrail(context, trash);
     const copied = !dryRun && uids.length > 0 ? await moveOnce(context, trash) : undefined;
-    return { type: 'delete', target: trash, count: uids.length, record: { to: { mailbox: trash, copied } } };
+    return {
+      type: 'delete',
+      target: trash,
+      count: uids.length,
+      record: { to: { mailbox: trash, copied, trail } },
+    };
   },
 });

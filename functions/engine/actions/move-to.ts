@@ -1,3 +1,4 @@
+import { messageIdTrail } from '../message-id-trail.ts';
 import { moveOnce, requireSafeRemoval } from '../transfer.ts';
 import { defineAction } from './define.ts';
 
@@ -15,7 +16,8 @@ export const moveTo = defineAction({
     const { mailbox, uids, dryRun } = context;
     // Moving a mailbox onto itself would expunge the originals after copying them back in.
     if (target === mailbox.path) return { type: 'moveTo', target, count: 0, removesMessages: false };
+    const trail = await messageIdTrail(context, target);
     const copied = !dryRun && uids.length > 0 ? await moveOnce(context, target) : undefined;
-    return { type: 'moveTo', target, count: uids.length, record: { to: { mailbox: target, copied } } };
+    return { type: 'moveTo', target, count: uids.length, record: { to: { mailbox: target, copied, trail } } };
   },
 });

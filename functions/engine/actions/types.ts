@@ -4,6 +4,7 @@ import type { Rule } from '../../rules/schema.ts';
 import type { SchemaKit } from '../../rules/schema-kit.ts';
 import type { SecretResolver } from '../../secrets/resolve.ts';
 import type { AccountState } from '../account-state.ts';
+import type { MessageIdTrail } from '../message-id-trail.ts';
 import type { MessageProblem } from '../summary.ts';
 
 /** What an action is applied to: the selected mailbox and the UIDs the rule acts on. */
@@ -44,8 +45,11 @@ export interface ActionOutcome {
 }
 
 export interface ActionRecord {
-  /** Moves and copies: the target, its UIDVALIDITY and source → new UID, where the server said (COPYUID). */
-  readonly to?: { readonly mailbox: string; readonly copied?: CopiedUids };
+  /**
+   * Moves and copies: the target, its UIDVALIDITY and source → new UID, where the server said (COPYUID); where it
+   * could not (no UIDPLUS), the trail that finds them by Message-ID.
+   */
+  readonly to?: { readonly mailbox: string; readonly copied?: CopiedUids; readonly trail?: MessageIdTrail };
   /** Flag changes: per flag, the UIDs whose flags this action really changed. */
   readonly changed?: Readonly<Record<string, readonly number[]>>;
   readonly expunged?: true;
