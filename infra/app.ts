@@ -28,10 +28,10 @@ new MailsiftStack(app, 'Mailsift', {
   parameterKeyArn: context('parameterKeyArn'),
   memorySize: number('memorySize'),
   maxConcurrency: number('maxConcurrency'),
-  batchSize: number('batchSize'),
   failedRunsAlarmThreshold: number('failedRunsAlarmThreshold'),
-  // -c oauth2=true; the earlier -c oauth2Accounts=billing,ops still turns it on.
-  oauth2: context('oauth2') === 'true' || Boolean(context('oauth2Accounts')),
+  // -c oauth2=true (a string on the command line, a boolean in cdk.json); -c oauth2Accounts=a,b, the earlier
+  // setting, still turns it on.
+  oauth2: String(app.node.tryGetContext('oauth2')) === 'true' || Boolean(context('oauth2Accounts')),
 });
 // AwsSolutions checks run on every synth: an unsuppressed finding is an error that stops it.
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -41,6 +41,7 @@ export function fleetDashboard(
       fleetMetric('failedRuns'),
       fleetMetric('superseded'),
       fleetMetric('dropped'),
+      fleetMetric('busy'),
     ]),
     graph('Run duration (ms)', [
       fleetMetric('runDuration', 'p50', PERIOD),

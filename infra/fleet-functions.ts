@@ -106,7 +106,6 @@ export interface WorkerSettings extends FunctionSettings {
   /** ARNs it may also overwrite (OAuth2 refresh tokens). */
   readonly writableParameterArns: readonly string[];
   readonly parameterKeyArn?: string;
-  readonly batchSize: number;
   readonly maxConcurrency: number;
 }
 
@@ -154,7 +153,9 @@ export function workerFunction(scope: Construct, settings: WorkerSettings, queue
   }
   fn.addEventSource(
     new SqsEventSource(queues.runs, {
-      batchSize: settings.batchSize,
+      // One run per invocation: a message held back behind another in a batch would count a receive without
+      // running, and could reach the DLQ untried (maxReceiveCount); and each run gets the whole timeout.
+      batchSize: 1,
       maxConcurrency: settings.maxConcurrency,
       reportBatchItemFailures: true,
     }),

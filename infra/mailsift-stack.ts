@@ -41,8 +41,6 @@ export interface MailsiftStackProps extends StackProps {
    * what the IMAP providers allow per client, not per account (each account runs one at a time anyway). @default 10
    */
   readonly maxConcurrency?: number;
-  /** Queued runs per worker invocation, run one after the other. @default 1 */
-  readonly batchSize?: number;
   /** Some accounts sign in with OAuth2 and a refresh token, which the worker writes back when rotated. */
   readonly oauth2?: boolean;
   /** A queued run waiting longer than this pages. @default Duration.minutes(30) */
@@ -66,9 +64,6 @@ function checkProps(props: MailsiftStackProps): void {
   const concurrency = props.maxConcurrency ?? 10;
   if (!Number.isInteger(concurrency) || concurrency < 2 || concurrency > 1000)
     fail(`maxConcurrency must be a whole number from 2 to 1000, got ${concurrency}`);
-  const batchSize = props.batchSize ?? 1;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10)
-    fail(`batchSize must be a whole number from 1 to 10 (a FIFO queue's limit), got ${batchSize}`);
 }
 
 /**
@@ -103,7 +98,6 @@ export class MailsiftStack extends Stack {
         parameterArns: grants.readable,
         writableParameterArns: grants.writable,
         parameterKeyArn: props.parameterKeyArn,
-        batchSize: props.batchSize ?? 1,
         maxConcurrency: props.maxConcurrency ?? 10,
       },
       queues,

@@ -1,3 +1,4 @@
+import { rulesetFor } from '../rules/rulesets.ts';
 import type { RuleFile, Ruleset } from '../rules/schema.ts';
 import type { RunMessage } from './run-message.ts';
 
@@ -37,17 +38,8 @@ export function runsDue(manifest: FleetManifest, key: string, scheduledTime: str
 
 /** Looks a message's (ruleset, account) up; undefined when the deployed rule files no longer have it. */
 export function rulesetLookup(manifest: FleetManifest) {
-  const accountsOf = new Map<string, Set<string>>();
   return (name: string, account: string): Ruleset | undefined => {
     const file = Object.hasOwn(manifest.ruleFiles, name) ? manifest.ruleFiles[name] : undefined;
-    if (!file) return undefined;
-    let accounts = accountsOf.get(name);
-    if (!accounts) {
-      accounts = new Set(file.accounts);
-      accountsOf.set(name, accounts);
-    }
-    if (!accounts.has(account)) return undefined;
-    const { accounts: _all, ...rules } = file;
-    return { ...rules, account };
+    return file?.accounts.includes(account) ? rulesetFor(file, account) : undefined;
   };
 }

@@ -21,8 +21,8 @@ export interface DispatcherDependencies {
 
 /**
  * The dispatcher: on each tick of a schedule, one message per (ruleset, account) due on it, to the FIFO queue.
- * It only queues; a failure to queue fails the invocation, and Scheduler's retry sends the tick again (what was
- * queued already is deduplicated by SQS).
+ * It only queues; a failure to queue fails the invocation, which Lambda retries twice (Scheduler invokes it
+ * asynchronously) before the tick goes to the failed-ticks queue. What a retry queues again is deduplicated by SQS.
  */
 export function createDispatcher(deps: DispatcherDependencies) {
   return async (event: ScheduleTick): Promise<{ readonly queued: number }> => {

@@ -81,9 +81,11 @@ async function sendBatch(
       const output = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
       failures = output.Failed ?? [];
     } catch (error) {
-      // The whole call failed (after the SDK's own retries): every entry is still pending.
+      // The whole call failed (after the SDK's own retries): every entry is still pending, and tried again unless
+      // the error is one no retry mends (AccessDenied, a missing queue).
       const code = (error as Error).name;
-      failures = pending.map((entry) => ({ Id: entry.Id, Code: code, SenderFault: false }));
+      const permanent = (error as { $fault?: string }).$fault === 'client' && !/Throttl/i.test(code);
+      failures = pending.map((entry) => ({ Id: entry.Id, Code: code, SenderFault: permanent }));
     }
     refused.push(...failures.filter((entry) => entry.SenderFault));
     transient = failures.filter((entry) => !entry.SenderFault);

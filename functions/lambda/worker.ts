@@ -24,13 +24,17 @@ export interface WorkerDependencies extends RunDependencies {
   readonly retryLater: RetryLater;
 }
 
-/** How one message ended: done (deleted from the queue), or to be retried (reported as a batch item failure). */
-type Outcome = 'ran' | 'superseded' | 'dropped' | 'retry';
+/**
+ * How one message ended: done with (deleted from the queue) or to be retried (a batch item failure). Each is
+ * counted as the fleet metric of the same name.
+ */
+type Outcome = 'runs' | 'superseded' | 'dropped' | 'busy' | 'failedRuns';
 
 /**
  * The worker on the FIFO queue: each message is one run of a ruleset on an account. Messages are taken in
  * order; once one of a message group fails, the group's later messages in the batch are returned unprocessed
  * (ReportBatchItemFailures), so an account's runs keep their order. A failed run comes back after a backoff.
+ * The stack's event source hands over one message at a time; the handler still keeps the order of a larger batch.
  */
 export function createWorker(deps: WorkerDependencies) {
   const lookup = rulesetLookup(deps.manifest);
@@ -42,10 +46,9 @@ export function createWorker(deps: WorkerDependencies) {
     } catch (error) {
       // Our errors carry what to do and no secret; anything else is logged by name and message only.
       const { name, message } = error instanceof Error ? error : new Error(String(error));
-      deps.logger.error('run not started', { messageId: record.messageId, errorType: name, error: message });
-      if (error instanceof MailsiftError && error.name === 'OAuth2Error')
-        count(deps.metrics, 'tokenFailures');
-      return 'retry' as const;
+      deps.logger.error('run failed', { messageId: record.messageId, errorType: name, error: message });
+      if (name === 'OAuth2Error') count(deps.metrics, 'tokenFailures');
+      return 'failedRuns' as const;
     }
   };
   return async (
@@ -64,7 +67,7 @@ export function createWorker(deps: WorkerDependencies) {
       }
       const outcome = await outcomeOf(record, context);
       count(deps.metrics, outcome);
-      if (outcome !== 'retry') continue;
+      if (outcome !== 'failedRuns') continue;
       held.add(group);
       failures.push(record.messageId);
       await deps.retryLater(record, backoffSeconds(record));
@@ -87,7 +90,7 @@ async function runMessage(
     if (!(error instanceof RunMessageError)) throw error;
     // Retried until the queue's maxReceiveCount, then kept in the DLQ for a person to look at.
     deps.logger.error('unreadable message', { messageId: record.messageId, error: error.message });
-    return 'retry';
+    return 'failedRuns';
   }
   const about = { ...message, messageId: record.messageId };
   const ruleset = lookup(message.ruleset, message.account);
@@ -97,34 +100,55 @@ async function runMessage(
     return 'dropped';
   }
   const ticks = new Ticks(store, message.ruleset, message.account);
-  if (await ticks.covers(message.scheduledTime)) {
-    deps.logger.info('tick superseded: a later run already finished', about);
+  if (await ticks.covers(message.scheduledTime, Number(record.attributes.ApproximateReceiveCount) > 1)) {
+    deps.logger.info('tick superseded: a later run already covered it', about);
     return 'superseded';
   }
   const startedAt = new Date();
-  const summary = await runScheduled(deps, ruleset, store, () => context.getRemainingTimeInMillis());
-  const duration = deps.metrics.singleMetric();
-  duration.addMetric('runDuration', MetricUnit.Milliseconds, summary.durationMs);
+  const summary = await runScheduled(deps, ruleset, store, () => context.getRemainingTimeInMillis()).catch(
+    async (error: unknown) => {
+      await attempted(deps, ticks, startedAt);
+      throw error;
+    },
+  );
+  deps.metrics.singleMetric().addMetric('runDuration', MetricUnit.Milliseconds, summary.durationMs);
   if (summary.errorType === 'OAuth2Error') count(deps.metrics, 'tokenFailures');
-  if (hasFailed(summary) || summary.busy) return 'retry';
+  if (summary.busy) {
+    // Another run of the mailbox holds its lease (the CLI, or a second name for it): as the CLI's SKIPPED, the
+    // next tick runs this ruleset. Not a failure.
+    deps.logger.info('account busy: run skipped, the next tick runs it', { ...about, busy: summary.busy });
+    return 'busy';
+  }
+  if (hasFailed(summary)) {
+    await attempted(deps, ticks, startedAt);
+    return 'failedRuns';
+  }
   // A run the time budget cut short covered nothing: the next tick goes on from its checkpoints.
-  if (!summary.incomplete) await ticks.finished(startedAt);
-  return 'ran';
+  if (!summary.incomplete) {
+    await ticks.finished(startedAt).catch((error: unknown) => {
+      // The run is done; without the record an older queued tick runs once more, which is harmless.
+      deps.logger.warn('run done, its tick not recorded', { ...about, errorType: (error as Error).name });
+    });
+  }
+  return 'runs';
 }
 
-/** 30 s, 60 s, 120 s, … (at most 15 minutes) after the first, second, third failed receive. */
+/** Notes a failed attempt, so that older queued ticks are dropped; best effort (without it they run, harmlessly). */
+async function attempted(deps: WorkerDependencies, ticks: Ticks, startedAt: Date): Promise<void> {
+  await ticks.failed(startedAt).catch((error: unknown) => {
+    deps.logger.warn('failed attempt not recorded', { errorType: (error as Error).name });
+  });
+}
+
+/** 30 s after the first failed receive, 60 s after the second (the third goes to the DLQ). */
 export function backoffSeconds(record: SQSRecord): number {
   const receives = Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
   return Math.min(900, 30 * 2 ** (receives - 1));
 }
 
 /** Fleet-wide counts (no ruleset dimension), for the alarms and the dashboard. */
-function count(metrics: Metrics, outcome: Outcome | 'tokenFailures'): void {
-  const name = { ran: 'runs', superseded: 'superseded', dropped: 'dropped', retry: 'failedRuns' }[
-    outcome as Outcome
-  ];
-  const single = metrics.singleMetric();
-  single.addMetric(name ?? outcome, MetricUnit.Count, 1);
+function count(metrics: Metrics, name: Outcome | 'tokenFailures'): void {
+  metrics.singleMetric().addMetric(name, MetricUnit.Count, 1);
 }
 
 /** The state table the stack created and named in the function's environment. */

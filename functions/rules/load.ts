@@ -3,7 +3,8 @@ import { basename, extname, join } from 'node:path';
 import { type Document, isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type FileProblem, RuleFileError } from '../errors.ts';
-import { type RuleFile, type Ruleset, RulesetSchema, rulesetsOf } from './schema.ts';
+import { rulesetsOf } from './rulesets.ts';
+import { type RuleFile, type Ruleset, RulesetSchema } from './schema.ts';
 
 const RULE_FILE_EXTENSIONS = new Set(['.yaml', '.yml']);
 

@@ -236,12 +236,6 @@ export type RuleFile = Omit<z.output<typeof RulesetSchema>, 'account' | 'account
 /** What runs: a rule file's rules on one of its accounts. A file with `accounts` gives one per account. */
 export type Ruleset = Omit<RuleFile, 'accounts'> & { readonly account: string };
 
-/** The rulesets of a rule file, one per account, in its order. */
-export function rulesetsOf(file: RuleFile): Ruleset[] {
-  const { accounts, ...rules } = file;
-  return accounts.map((account) => ({ ...rules, account }));
-}
-
 /** The JSON Schema of a rule file, for editors. */
 export function rulesetJsonSchema(): Record<string, unknown> {
   return {

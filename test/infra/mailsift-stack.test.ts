@@ -143,9 +143,9 @@ describe('MailsiftStack', () => {
         Variables: Match.objectLike({ MAILSIFT_QUEUE_URL: { Ref: Match.stringLikeRegexp('^RunsQueue') } }),
       },
     });
-    const custom = synth({ maxConcurrency: 50, batchSize: 3 }).template;
+    const custom = synth({ maxConcurrency: 50 }).template;
     custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      BatchSize: 3,
+      BatchSize: 1,
       ScalingConfig: { MaximumConcurrency: 50 },
     });
   });
@@ -331,10 +331,6 @@ describe('MailsiftStack', () => {
     assert.throws(
       () => synth({ maxConcurrency: 1 }),
       /MailsiftStack: maxConcurrency must be a whole number from 2 to 1000, got 1/,
-    );
-    assert.throws(
-      () => synth({ batchSize: 11 }),
-      /MailsiftStack: batchSize must be a whole number from 1 to 10/,
     );
     assert.throws(
       () => synth({ alarmEmail: 'nobody' }),

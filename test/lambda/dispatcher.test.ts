@@ -143,6 +143,27 @@ describe('dispatcher', () => {
     assert.deepEqual(sizes, [5, 5, 5, 6, ...Array(12).fill(9), 10, 10, 10, 10]);
   });
 
+  it('does not send again after an error no retry mends (AccessDenied), and does after a 5xx', async () => {
+    const denied = Object.assign(new Error('not authorized'), { name: 'AccessDenied', $fault: 'client' });
+    sqsMock.on(SendMessageBatchCommand).rejects(denied);
+    await assert.rejects(dispatch({ schedule: 'rate(15 minutes)', scheduledTime: TIME }), {
+      name: 'DispatchError',
+      message: '46 of 46 run(s) could not be queued (AccessDenied)',
+    });
+    assert.equal(batches().length, 5, 'each batch sent once');
+    sqsMock.reset();
+    const unavailable = Object.assign(new Error('try later'), {
+      name: 'ServiceUnavailable',
+      $fault: 'server',
+    });
+    sqsMock
+      .on(SendMessageBatchCommand)
+      .rejectsOnce(unavailable)
+      .callsFake((input) => ({ Successful: input.Entries.map((e: Entry) => ({ Id: e.Id })), Failed: [] }));
+    assert.deepEqual(await dispatch({ schedule: 'rate(15 minutes)', scheduledTime: TIME }), { queued: 46 });
+    assert.equal(batches().length, 6, 'the batch that met the 5xx, sent again');
+  });
+
   it('queues nothing for a tick with nothing due, and refuses an event without its fields', async () => {
     assert.deepEqual(await dispatch({ schedule: 'rate(1 day)', scheduledTime: TIME }), { queued: 0 });
     assert.equal(batches().length, 0);

@@ -14,6 +14,7 @@ import { encodeRunMessage, type RunMessage } from '../../functions/fleet/run-mes
 import { historyEntries } from '../../functions/history.ts';
 import { loadRuleFiles } from '../../functions/rules/load.ts';
 import { DynamoDbStateStore } from '../../functions/state/dynamodb-store.ts';
+import { acquireStateLease } from '../../functions/state/lease.ts';
 import { accountScope } from '../../functions/state/store.ts';
 import { bundleFleet, type FleetBundle } from '../../infra/bundle.ts';
 import { CORPUS } from '../helpers/corpus.ts';
@@ -304,7 +305,7 @@ describe('worker bundle', () => {
       assert.deepEqual(failuresOf(invocation), [[], [], [], []], invocation.output);
       assert.equal(invocation.summaries.length, 2, 'the first and the last tick ran');
       assert.equal(
-        (invocation.output.match(/tick superseded: a later run already finished/g) ?? []).length,
+        (invocation.output.match(/tick superseded: a later run already covered it/g) ?? []).length,
         2,
       );
       assert.match(invocation.output, /"Name":"superseded"/);
@@ -335,9 +336,10 @@ describe('worker bundle', () => {
       });
       const garbled = record(tick('test'), 1, '{"format":1,"ruleset":"inbox"}');
       const before = sqs.visibility.length;
+      const table = await dynamo.createStateTable();
       const invocation = await invokeWorker([sqsEvent(failing, fine, heldBack, unknown, garbled)], {
         ssmUrl: parameters.url,
-        stateTable: await dynamo.createStateTable(),
+        stateTable: table,
       });
       assert.deepEqual(failuresOf(invocation), [[failing.messageId, heldBack.messageId, garbled.messageId]]);
       // The failed run's second receive comes back after 60 s; the held-back one as soon as it may.
@@ -359,7 +361,49 @@ describe('worker bundle', () => {
       assert.match(invocation.output, /login to 127\.0\.0\.1:\d+ as \\?"user[\w-]+\\?" was rejected/);
       for (const piece of [wrong, 'Wr0ngL4mbda', 'wörd-λ', JSON.stringify(wrong)])
         assert.ok(!invocation.output.includes(piece), `found ${piece}`);
+
+      // While the failed run is retried, a tick of that account queued before its attempt is dropped, so a
+      // failing account builds no backlog; the retry itself (its second receive) and a later tick run.
+      const queuedBefore = record(tick('other', new Date(Date.now() - 60_000).toISOString()));
+      const retry = record(tick('other'), 2, failing.body);
+      const later = record(tick('other', new Date(Date.now() + 3_600_000).toISOString()));
+      const next = await invokeWorker([sqsEvent(queuedBefore), sqsEvent(retry), sqsEvent(later)], {
+        ssmUrl: parameters.url,
+        stateTable: table,
+      });
+      assert.deepEqual(failuresOf(next), [[], [retry.messageId], [later.messageId]]);
+      assert.equal(next.summaries.length, 2, 'the retry and the later tick ran (and failed again)');
+      assert.equal((next.output.match(/tick superseded/g) ?? []).length, 1);
     } finally {
+      await parameters.close();
+    }
+  });
+
+  it('skips a run whose account another run holds, as the CLI says SKIPPED: done with, not a failure', async () => {
+    const user = dovecot.addUser(PASSWORD);
+    dovecot.seed(user, 'INBOX', CORPUS);
+    const parameters = await startFakeSsm({
+      '/mailsift/accounts/test': accountJson(user),
+      '/mailsift/webhooks/ops': receiver.url,
+    });
+    const table = await dynamo.createStateTable();
+    // A CLI run of the same mailbox against the same table, still going (this process).
+    const lease = await acquireStateLease(
+      new DynamoDbStateStore(dynamo.client, table),
+      accountScope({ user, host: '127.0.0.1' }),
+      { account: 'test', rulesets: ['inbox'], durationMs: 60_000 },
+    );
+    try {
+      const busy = await invokeWorker([sqsEvent(record(tick('test')))], {
+        ssmUrl: parameters.url,
+        stateTable: table,
+      });
+      assert.deepEqual(failuresOf(busy), [[]], busy.output);
+      assert.match(busy.output, /account busy: run skipped, the next tick runs it/);
+      assert.match(busy.output, /"Name":"busy","Unit":"Count"/);
+      assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Finance', '$Billing'), [], 'nothing moved');
+    } finally {
+      await lease.release();
       await parameters.close();
     }
   });
