@@ -1,4 +1,5 @@
 import type { UndoReport } from './engine/undo.ts';
+import { printable } from './format-summary.ts';
 import type { JournalAction, JournalEntry } from './state/run-journal.ts';
 
 /** `flags addFlags 2, removeFlags 2 · move moveTo Finance 2`: what each rule of a run did, on one line. */
@@ -49,10 +50,20 @@ export function formatRun(entry: JournalEntry): string {
       const gone = action.expunged ? ' (expunged for good)' : '';
       lines.push(
         `    ${describe(action)}: ${action.count} message(s), UIDs ${action.uids || '(not kept)'}${where}${changed}${gone}`,
+        ...(action.posted ?? []).map(
+          (post) => `      UID ${post.uid} answered ${post.status}, Idempotency-Key ${post.idempotencyKey}`,
+        ),
       );
     }
+    for (const message of rule.sample ?? []) lines.push(`    e.g. ${sampleLine(message)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** `UID 7, 2026-11-30 Acme Billing <billing@acme.example>: Invoice 10001`, server text shown as data. */
+function sampleLine(message: NonNullable<JournalEntry['rules'][number]['sample']>[number]): string {
+  const date = message.date?.slice(0, 10) ?? '(no date)';
+  return `UID ${message.uid}, ${date} ${printable(message.from ?? '')}: ${printable(message.subject ?? '')}`;
 }
 
 /** What an undo did and could not do, one line per rule and action. */

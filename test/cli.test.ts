@@ -120,6 +120,8 @@ describe('mailsift history and undo', () => {
     );
     const detail = mailsift(['history', runId, '--state', state]);
     assert.match(detail.stdout, /moveTo Finance: 2 message\(s\), UIDs 1:2 → Finance as UIDs 1:2/);
+    // A sample of what the rule acted on, as a dry run shows it.
+    assert.match(detail.stdout, /^ {4}e\.g\. UID 1, \d{4}-\d\d-\d\d .*billing@.*: \S.*$/m);
     assert.equal(mailsift(['history', 'no-such-run', '--state', state]).code, 1);
 
     const undo = mailsift(['undo', runId, ...files], PASSWORD_ENV);
@@ -504,6 +506,13 @@ describe('mailsift run', () => {
         'alert1',
         'alert2',
       ]);
+      // The history keeps what was posted: each message's Idempotency-Key, as the receiver got it, and its status.
+      const detail = mailsift(['history', JSON.parse(first.stdout).runId, '--state', join(work, 'state')]);
+      const keys = receiver.requests.map((request) => request.headers['idempotency-key']).sort();
+      const listed = [
+        ...detail.stdout.matchAll(/^ {6}UID \d+ answered 200, Idempotency-Key ([0-9a-f]{64})$/gm),
+      ];
+      assert.deepEqual(listed.map((match) => match[1]).sort(), keys, detail.stdout);
     } finally {
       await receiver.close();
     }

@@ -86,7 +86,9 @@ export async function runRule(
   const planned = run.plan ? withinPlan(run, rule, mailbox, actionable) : undefined;
   // Oldest first: the rest wait for the next run, which picks up where this one stopped.
   const acted = (planned?.acted ?? actionable).slice(0, rule.limit);
-  const sample = run.dryRun ? await sampleMessages(session, acted) : undefined;
+  // A dry run shows a sample; a real run keeps one in its history (`mailsift history RUN_ID`): one FETCH of a few
+  // envelopes per rule that acts.
+  const sample = run.dryRun || run.journal ? await sampleMessages(session, acted) : undefined;
   run.planner?.add(plannedRule(rule, mailbox, acted, sample));
   const applied = await applySteps(steps, facts, { rule, mailbox, acted, matched, run });
   await run.state.copyJournal?.endRule({
@@ -98,7 +100,7 @@ export async function runRule(
     error: applied.failure !== undefined,
     failedUids: new Set(applied.failed.map((entry) => entry.uid)),
   });
-  recordApplied(run, rule, mailbox, applied.journal);
+  recordApplied(run, rule, mailbox, applied.journal, sample);
   if (rule.stop || applied.failure) for (const uid of matched) memory.heldBack.add(uid);
   if (run.dryRun) for (const uid of applied.removed) memory.removed.add(uid);
   const actions: ActionSummary[] = [
@@ -117,7 +119,7 @@ export async function runRule(
     acted: acted.length - new Set(applied.failed.map((entry) => entry.uid)).size,
     ...(scan.scan === 'full' ? { scan: 'full', scanReason: scan.scanReason } : { scan: 'incremental' }),
     actions,
-    sample,
+    ...(run.dryRun ? { sample } : {}),
     ...(applied.failed.length > 0 ? { failed: applied.failed } : {}),
     ...(skipped.length > 0 || planned?.skipped.length
       ? { skipped: [...skipped, ...(planned?.skipped ?? [])] }
@@ -250,19 +252,26 @@ function withinPlan(run: RuleRun, rule: Rule, mailbox: MailboxInfo, actionable: 
   return { acted: actionable.filter((uid) => uids.has(uid)), skipped };
 }
 
-function recordApplied(run: RuleRun, rule: Rule, mailbox: MailboxInfo, actions: JournalAction[]): void {
+function recordApplied(
+  run: RuleRun,
+  rule: Rule,
+  mailbox: MailboxInfo,
+  actions: JournalAction[],
+  sample?: readonly MessageSample[],
+): void {
   if (actions.length === 0) return;
   run.journal?.add({
     name: rule.name,
     mailbox: mailbox.path,
     uidValidity: mailbox.uidValidity.toString(),
     actions,
+    ...(sample && sample.length > 0 ? { sample } : {}),
   });
 }
 
 /** An action's outcome as the journal keeps it: UID sets as ranges, the COPYUID map in the order of `uids`. */
 function journalAction(outcome: ActionOutcome, uids: readonly number[]): JournalAction {
-  const { to, changed, expunged } = outcome.record ?? {};
+  const { to, changed, expunged, posted } = outcome.record ?? {};
   const copied = to?.copied;
   const newUids = copied ? uids.map((uid) => copied.uids.get(uid)) : [];
   const mapped = copied !== undefined && newUids.every((uid) => uid !== undefined);
@@ -297,6 +306,7 @@ function journalAction(outcome: ActionOutcome, uids: readonly number[]): Journal
         }
       : {}),
     ...(expunged ? { expunged } : {}),
+    ...(posted ? { posted } : {}),
   };
 }
 

@@ -30,6 +30,12 @@ export interface JournalAction {
   readonly changed?: Readonly<Record<string, string>>;
   /** `delete: expunge`: gone for good. */
   readonly expunged?: true;
+  /** Webhooks: per message posted, its Idempotency-Key and the receiver's status (up to 2,000 messages). */
+  readonly posted?: readonly {
+    readonly uid: number;
+    readonly idempotencyKey: string;
+    readonly status: number;
+  }[];
 }
 
 export interface JournalRule {
@@ -37,6 +43,13 @@ export interface JournalRule {
   readonly mailbox: string;
   readonly uidValidity: string;
   readonly actions: readonly JournalAction[];
+  /** A few of the messages it acted on, oldest first, for `mailsift history RUN_ID`. */
+  readonly sample?: readonly {
+    readonly uid: number;
+    readonly date?: string;
+    readonly from?: string;
+    readonly subject?: string;
+  }[];
 }
 
 /** One real run of one ruleset on one account: what it changed, for `mailsift history` and `undo`. */

@@ -80,8 +80,9 @@ describe('rule values cannot inject IMAP commands', () => {
     );
     assert.equal(summary.rules[0]?.error, undefined);
     assert.equal(summary.rules[0]?.matched, 1);
-    // The rule's SELECT, SEARCH and STORE, then LOGOUT: the account lease lives in the state store.
-    assert.deepEqual(commandNames().slice(-4), ['SELECT', 'UID SEARCH', 'UID STORE', 'LOGOUT']);
+    // The rule's SELECT, SEARCH, the history's sample (FETCH) and STORE, then LOGOUT: the account lease lives in
+    // the state store.
+    assert.deepEqual(commandNames().slice(-5), ['SELECT', 'UID SEARCH', 'UID FETCH', 'UID STORE', 'LOGOUT']);
     const state = await dovecot.mailboxState(user);
     assert.deepEqual(
       state.get('INBOX')?.map((message) => [message.messageId, message.flags.includes('$Odd')]),

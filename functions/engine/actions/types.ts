@@ -53,6 +53,15 @@ export interface ActionRecord {
   /** Flag changes: per flag, the UIDs whose flags this action really changed. */
   readonly changed?: Readonly<Record<string, readonly number[]>>;
   readonly expunged?: true;
+  /** Webhooks: per message posted, its Idempotency-Key and the receiver's 2xx status. */
+  readonly posted?: readonly WebhookPost[];
+}
+
+/** One message a webhook posted, as the history keeps it. */
+export interface WebhookPost {
+  readonly uid: number;
+  readonly idempotencyKey: string;
+  readonly status: number;
 }
 
 /** What the server lets an action do, asked before a rule acts (from CAPABILITY and PERMANENTFLAGS). */

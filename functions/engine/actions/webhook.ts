@@ -9,7 +9,10 @@ import { UNREADABLE_REASON } from '../unreadable.ts';
 import { type Delivered, openDeliveries } from '../webhook-deliveries.ts';
 import { fetchTexts } from '../webhook-texts.ts';
 import { defineAction } from './define.ts';
-import type { ActionContext, ActionOutcome } from './types.ts';
+import type { ActionContext, ActionOutcome, WebhookPost } from './types.ts';
+
+/** Posts a journal entry keeps one by one (about 100 bytes each); a run posting more keeps their count. */
+const MAX_POSTS_KEPT = 2_000;
 
 /** Messages posted at once; small, so one slow receiver cannot hold many open connections. */
 const DELIVERY_CONCURRENCY = 4;
@@ -126,14 +129,14 @@ function fetchItems(action: WebhookAction) {
   } as const;
 }
 
-/** Posts one message; true on a 2xx, else the reason. */
+/** Posts one message; on a 2xx its Idempotency-Key and the receiver's status, else the reason. */
 async function postOne(
   action: WebhookAction,
   context: ActionContext,
   target: { url: string; secret?: string },
   message: FetchMessageObject,
   texts: Map<number, { text: string; truncated: boolean }> | undefined,
-): Promise<{ ok: true } | { ok: false; reason: string }> {
+): Promise<{ ok: true; idempotencyKey: string; status: number } | { ok: false; reason: string }> {
   const { mailbox, ruleset, rule } = context;
   const origin = {
     account: ruleset.account,
@@ -147,18 +150,22 @@ async function postOne(
     attachments: action.include.includes('attachments'),
     headers: (action.headers ?? []).length > 0,
   });
-  return await deliverWebhook({
+  const key = idempotencyKey({ ...origin, uid: message.uid });
+  const result = await deliverWebhook({
     url: target.url,
     body: JSON.stringify(action.format === 'slack' ? toSlackMessage(payload) : payload),
     secret: target.secret,
     attempts: action.attempts,
     timeoutMs: action.timeoutSeconds * 1000,
-    idempotencyKey: idempotencyKey({ ...origin, uid: message.uid }),
+    idempotencyKey: key,
   });
+  return result.ok ? { ok: true, idempotencyKey: key, status: result.status } : result;
 }
 
 interface DeliveryResult {
   readonly delivered: number[];
+  /** What the history keeps of each delivery (see ActionRecord.posted). */
+  readonly posted: WebhookPost[];
   readonly failures: { uid: number; reason: string }[];
 }
 
@@ -167,9 +174,9 @@ async function deliverAll(
   messages: readonly FetchMessageObject[],
   context: ActionContext,
   deliveries: Delivered,
-  post: (message: FetchMessageObject) => Promise<{ ok: true } | { ok: false; reason: string }>,
+  post: (message: FetchMessageObject) => ReturnType<typeof postOne>,
 ): Promise<DeliveryResult> {
-  const result: DeliveryResult = { delivered: [], failures: [] };
+  const result: DeliveryResult = { delivered: [], posted: [], failures: [] };
   let recordFailure: unknown;
   let next = 0;
   const worker = async () => {
@@ -191,6 +198,11 @@ async function deliverAll(
           // Recorded right after the 2xx: only a failure between the two can make a later run post it again.
           await deliveries.record(message.uid);
           result.delivered.push(message.uid);
+          result.posted.push({
+            uid: message.uid,
+            idempotencyKey: posted.idempotencyKey,
+            status: posted.status,
+          });
         } catch (error) {
           recordFailure = error;
           result.failures.push({
@@ -218,11 +230,14 @@ function outcome(
     ...unreadable.map((uid) => ({ uid, reason: `not posted: ${UNREADABLE_REASON}` })),
     ...result.failures,
   ];
+  const posted = [...result.posted].sort((a, b) => a.uid - b.uid);
   return {
     type: 'webhook',
     target: host,
     count: result.delivered.length,
     continueWith: [...deliveredBefore, ...result.delivered].sort((a, b) => a - b),
     failures,
+    // Kept for the history up to a size a journal entry holds; beyond it, counts only.
+    ...(posted.length > 0 && posted.length <= MAX_POSTS_KEPT ? { record: { posted } } : {}),
   };
 }
