@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -513,6 +513,15 @@ describe('mailsift run', () => {
         ...detail.stdout.matchAll(/^ {6}UID \d+ answered 200, Idempotency-Key ([0-9a-f]{64})$/gm),
       ];
       assert.deepEqual(listed.map((match) => match[1]).sort(), keys, detail.stdout);
+      // No secret in the history or anywhere else in the state: not the password, not the webhook URL's path.
+      const stateFiles = readdirSync(join(work, 'state'), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => readFileSync(join(entry.parentPath, entry.name), 'utf8'));
+      assert.ok(stateFiles.some((text) => text.includes('Idempotency') || text.includes('idempotencyKey')));
+      for (const text of stateFiles) {
+        assert.ok(!text.includes('secret-path-token'), 'no webhook URL');
+        assert.ok(!text.includes(PASSWORD_ENV.TEST_IMAP_PASSWORD), 'no password');
+      }
     } finally {
       await receiver.close();
     }

@@ -151,6 +151,44 @@ describe('undo without UIDPLUS (MOVE, but no COPYUID)', () => {
   });
 });
 
+describe('undo without MOVE and without UIDPLUS', () => {
+  it('the run refuses moves (nothing changed by those rules); flags come back, copies are reported', async () => {
+    const proxy = await startFaultProxyFor(withoutMove, WITHOUT_UIDPLUS);
+    try {
+      const user = withoutMove.addUser();
+      withoutMove.seed(user, 'INBOX', CORPUS);
+      const account = { ...withoutMove.account(user), port: proxy.port };
+      const state = testState();
+      const seeded = await where(withoutMove, user);
+      const summary = await runRuleset(EVERY_ACTION, account, { state, dryRun: false });
+      // Neither MOVE nor UID EXPUNGE: a plain EXPUNGE would remove other clients' deleted mail too.
+      assert.deepEqual(
+        summary.rules.map((rule) => [rule.name, rule.errorType]),
+        [
+          ['flags', undefined],
+          ['copy', undefined],
+          ['file', 'CapabilityError'],
+          ['bin', 'CapabilityError'],
+        ],
+      );
+      const [entry] = await historyEntries(state, summary.runId, {});
+      assert.ok(entry);
+      const report = await undoRun(entry, account, { state, dryRun: false });
+      assert.deepEqual(
+        report.notUndone.map((line) => `${line.rule} ${line.count} ${line.why}`),
+        ['copy 1 copies cannot be removed safely without UIDPLUS (UID EXPUNGE)'],
+      );
+      const after = await where(withoutMove, user);
+      const withoutPersonal = new Map(
+        [...after].map(([id, places]) => [id, places.filter((place) => !place.startsWith('Personal'))]),
+      );
+      assert.deepEqual(withoutPersonal, seeded, 'the flags are back, and the failed rules changed nothing');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('undo: what it cannot do', () => {
   it('reports messages moved or expunged since, and touches nothing else', async () => {
     const user = withMove.addUser();
