@@ -64,6 +64,9 @@ export class MailboxNotFoundError extends MailsiftError {}
 /** A mailbox name of a rule file that this server cannot express (a part holds its hierarchy delimiter). */
 export class MailboxNameError extends MailsiftError {}
 
+/** A reviewed plan cannot be applied to a rule as it was made (its mailbox was created again since). */
+export class PlanError extends MailsiftError {}
+
 /** The server lacks a capability that the requested action needs to be safe. */
 export class CapabilityError extends MailsiftError {}
 

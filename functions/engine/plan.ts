@@ -67,11 +67,15 @@ export class PlanRecorder {
 
 /** What `apply` lets a rule act on: the planned UIDs where its mailbox is still the planned one, else none. */
 export interface PlanLimits {
-  /** Undefined: the rule is not in the plan (or its mailbox was recreated) and acts on nothing. */
+  /**
+   * The planned UIDs the rule may act on in `mailbox`; with `refused`, why none of them may (then `uids` is empty):
+   * the mailbox was created again since the plan, or the plan names more messages than it holds. Undefined: the
+   * rule is not in the plan and acts on nothing.
+   */
   uidsOf(
     where: { readonly scope: string; readonly ruleset: string; readonly rule: string },
     mailbox: { readonly path: string; readonly uidValidity: bigint; readonly exists: number },
-  ): ReadonlySet<number> | undefined;
+  ): { readonly uids: ReadonlySet<number>; readonly refused?: string } | undefined;
 }
 
 export function planLimits(plan: Plan): PlanLimits {
@@ -80,10 +84,16 @@ export function planLimits(plan: Plan): PlanLimits {
       const planned = plan.rulesets
         .find((entry) => entry.ruleset === where.ruleset && entry.scope === where.scope)
         ?.rules.find((entry) => entry.name === where.rule && entry.mailbox === mailbox.path);
-      if (!planned || planned.uidValidity !== mailbox.uidValidity.toString()) return undefined;
+      if (!planned) return undefined;
+      if (planned.uidValidity !== mailbox.uidValidity.toString()) {
+        const why = `${mailbox.path} was created again since the plan (its UIDVALIDITY changed): the planned UIDs name other messages now`;
+        return { uids: new Set(), refused: why };
+      }
       // A hand-edited plan cannot name more messages than the mailbox holds (nor exhaust memory trying).
       const uids = expandUidSetAtMost(planned.uids, mailbox.exists);
-      return uids ? new Set(uids) : undefined;
+      return uids
+        ? { uids: new Set(uids) }
+        : { uids: new Set(), refused: `the plan names more messages than ${mailbox.path} holds` };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { ImapConnectError } from '../errors.ts';
+import { ImapConnectError, PlanError } from '../errors.ts';
 import type { ImapSession, MailboxInfo } from '../imap/session.ts';
 import type { Rule } from '../rules/schema.ts';
 import type { SecretResolver } from '../secrets/resolve.ts';
@@ -237,11 +237,14 @@ function progressReporter(
  * more (gone, changed, or its mailbox recreated) are reported as skipped. New mail is not in the plan.
  */
 function withinPlan(run: RuleRun, rule: Rule, mailbox: MailboxInfo, actionable: readonly number[]) {
-  const uids = run.plan?.uidsOf(
+  const planned = run.plan?.uidsOf(
     { scope: run.state.scope, ruleset: run.ruleset.name, rule: rule.name },
     mailbox,
   );
-  if (!uids) return { acted: [], skipped: [] };
+  if (!planned) return { acted: [], skipped: [] };
+  // The rule fails, having done nothing: no planned UID names its message any more.
+  if (planned.refused) throw new PlanError(planned.refused);
+  const uids = planned.uids;
   const now = new Set(actionable);
   const skipped: MessageProblem[] = [...uids]
     .filter((uid) => !now.has(uid))
