@@ -10,6 +10,7 @@ import type { ActionOutcome } from './actions/types.ts';
 import { finishInterruptedExpunges } from './finish-expunges.ts';
 import { type PlanLimits, type PlannedRule, plannedRule } from './plan.ts';
 import type { RuleProgress } from './progress.ts';
+import { sampleOf } from './rule-sample.ts';
 import type { RulesetScans } from './ruleset-scans.ts';
 import { selectMessages } from './select-messages.ts';
 import {
@@ -22,7 +23,6 @@ import {
 } from './summary.ts';
 
 /** How many matched messages a dry run shows per rule. */
-const DRY_RUN_SAMPLE_SIZE = 5;
 
 /** Per mailbox (and UIDVALIDITY): messages later rules must not see again. */
 export interface MailboxMemory {
@@ -86,11 +86,15 @@ export async function runRule(
   const planned = run.plan ? withinPlan(run, rule, mailbox, actionable) : undefined;
   // Oldest first: the rest wait for the next run, which picks up where this one stopped.
   const acted = (planned?.acted ?? actionable).slice(0, rule.limit);
-  // A dry run shows a sample; a real run keeps one in its history (`mailsift history RUN_ID`): one FETCH of a few
-  // envelopes per rule that acts.
-  const sample = run.dryRun || run.journal ? await sampleMessages(session, acted) : undefined;
+  // A dry run shows a sample; a real run keeps one in its history (`mailsift history RUN_ID`), with the
+  // Message-IDs of what it moves: one FETCH of envelopes per rule that acts.
+  const moves = steps.some((step) => step.definition.removesMessages);
+  const { sample, messageIds } =
+    run.dryRun || run.journal
+      ? await sampleOf(session, acted, { messageIds: moves && !run.dryRun })
+      : { sample: undefined, messageIds: undefined };
   run.planner?.add(plannedRule(rule, mailbox, acted, sample));
-  const applied = await applySteps(steps, facts, { rule, mailbox, acted, matched, run });
+  const applied = await applySteps(steps, facts, { rule, mailbox, acted, matched, run, messageIds });
   await run.state.copyJournal?.endRule({
     ruleset: run.ruleset.name,
     rule: rule.name,
@@ -166,6 +170,8 @@ async function applySteps(
     acted: readonly number[];
     matched: readonly number[];
     run: RuleRun;
+    /** Of the acted-on messages, for the journal of moves. */
+    messageIds?: ReadonlyMap<number, string>;
   },
 ): Promise<Applied> {
   const { rule, mailbox, run } = target;
@@ -197,7 +203,8 @@ async function applySteps(
       });
       report(index + 1, uids.length);
       applied.actions.push({ type: outcome.type, target: outcome.target, count: outcome.count });
-      if (!run.dryRun && outcome.count > 0) applied.journal.push(journalAction(outcome, uids));
+      if (!run.dryRun && outcome.count > 0)
+        applied.journal.push(journalAction(outcome, uids, target.messageIds));
       if (step.definition.removesMessages && outcome.removesMessages !== false) applied.removed.push(...uids);
       applied.failed.push(...(outcome.failures ?? []));
       // Later actions apply only to the messages this one passed on (a webhook: the delivered ones).
@@ -273,7 +280,11 @@ function recordApplied(
 }
 
 /** An action's outcome as the journal keeps it: UID sets as ranges, the COPYUID map in the order of `uids`. */
-function journalAction(outcome: ActionOutcome, uids: readonly number[]): JournalAction {
+function journalAction(
+  outcome: ActionOutcome,
+  uids: readonly number[],
+  messageIds?: ReadonlyMap<number, string>,
+): JournalAction {
   const { to, changed, expunged, posted } = outcome.record ?? {};
   const copied = to?.copied;
   const newUids = copied ? uids.map((uid) => copied.uids.get(uid)) : [];
@@ -298,6 +309,10 @@ function journalAction(outcome: ActionOutcome, uids: readonly number[]): Journal
                   messageIds: trail.messageIds,
                 }
               : {}),
+            // Where the user moves them since, an undo finds them by these (ascending UIDs, as `uids`).
+            ...(!trail && messageIds
+              ? { messageIds: [...uids].sort((a, b) => a - b).map((uid) => messageIds.get(uid) ?? null) }
+              : {}),
           },
         }
       : {}),
@@ -320,18 +335,4 @@ function deliveryFailure(failed: readonly MessageProblem[], acted: number): Erro
     error: `${failed.length} of ${acted} messages failed: ${failed[0]?.reason}`,
     errorType: 'DeliveryError',
   };
-}
-
-async function sampleMessages(session: ImapSession, uids: readonly number[]): Promise<MessageSample[]> {
-  if (uids.length === 0) return [];
-  const { messages } = await session.fetch(uids.slice(0, DRY_RUN_SAMPLE_SIZE), {
-    envelope: true,
-    internalDate: true,
-  });
-  return messages.map((message) => ({
-    uid: message.uid,
-    date: message.internalDate ? new Date(message.internalDate).toISOString() : undefined,
-    from: message.envelope?.from?.map((a) => a.address ?? a.name ?? '').join(', '),
-    subject: message.envelope?.subject,
-  }));
 }

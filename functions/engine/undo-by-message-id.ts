@@ -38,7 +38,7 @@ export async function withUidsFoundByMessageId(
         ...action,
         uids: journalSet(found.sources),
         count: found.sources.length,
-        to: { ...to, uids: orderedSet(found.targets), foundByMessageId: true },
+        to: { ...to, uids: orderedSet(found.targets), messageIds: found.ids, foundByMessageId: true },
       });
     }
     rules.push({ ...rule, actions });
@@ -59,6 +59,7 @@ async function findByMessageId(undoing: Omit<Undoing, 'moves'>, action: JournalA
   }
   const sources: number[] = [];
   const targets: number[] = [];
+  const ids: string[] = [];
   expandUidSet(action.uids).forEach((uid, index) => {
     const id = to.messageIds?.[index];
     // Each arrival stands for one message of the run: two with one Message-ID take two, in order.
@@ -66,6 +67,7 @@ async function findByMessageId(undoing: Omit<Undoing, 'moves'>, action: JournalA
     if (next === undefined) return;
     sources.push(uid);
     targets.push(next);
+    ids.push(id as string);
   });
-  return { sources, targets };
+  return { sources, targets, ids };
 }

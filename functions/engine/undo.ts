@@ -13,6 +13,7 @@ import {
 import { accountScope, type StateStore } from '../state/store.ts';
 import { trailOf } from './message-id-trail.ts';
 import { withUidsFoundByMessageId } from './undo-by-message-id.ts';
+import { foundElsewhere } from './undo-elsewhere.ts';
 import { runMoves, undoFlags } from './undo-flags.ts';
 import { line, sameMailbox, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
 
@@ -177,12 +178,20 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
   const present = new Set(await stillThere(session, targets));
   // Ascending, so that the undo's own record pairs each UID with its COPYUID in the same order.
   const back = targets.filter((uid) => present.has(uid)).sort((a, b) => a - b);
-  const gone = targets.length - back.length;
-  if (gone > 0)
-    report.notUndone.push(
-      line(rule, action, `no longer in ${to.mailbox} (moved elsewhere or expunged since)`, gone),
-    );
-  if (back.length === 0) return;
+  const gone = targets.flatMap((uid, index) => (present.has(uid) ? [] : [index]));
+  if (back.length > 0) await moveBack(undoing, rule, action, to, back);
+  if (gone.length > 0) await reportGone(undoing, rule, action, gone);
+}
+
+/** Moves `back` (UIDs in the selected target) to the rule's mailbox, and records that in the undo's journal. */
+async function moveBack(
+  undoing: Undoing,
+  rule: JournalRule,
+  action: JournalAction,
+  to: NonNullable<JournalAction['to']>,
+  back: readonly number[],
+): Promise<void> {
+  const { session, report } = undoing;
   if (!undoing.dryRun) {
     // The undo's own moves can be undone in turn: without UIDPLUS, by the same trail as the run's.
     const trail = await trailOf(session, back, rule.mailbox);
@@ -215,6 +224,42 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
     });
   }
   report.restored.push(line(rule, action, foundHow(to), back.length));
+}
+
+/**
+ * Says what became of the messages (by their place in the action's UIDs) no longer where the run put them: moved
+ * on by the user (found by Message-ID elsewhere, and left there), or expunged; without Message-IDs, either.
+ */
+async function reportGone(
+  undoing: Undoing,
+  rule: JournalRule,
+  action: JournalAction,
+  gone: readonly number[],
+): Promise<void> {
+  const to = action.to as NonNullable<JournalAction['to']>;
+  const ids = gone.map((index) => to.messageIds?.[index]).filter((id): id is string => Boolean(id));
+  if (!to.messageIds || ids.length < gone.length) {
+    const unknown = gone.length - (to.messageIds ? ids.length : 0);
+    undoing.report.notUndone.push(
+      line(rule, action, `no longer in ${to.mailbox} (moved elsewhere or expunged since)`, unknown),
+    );
+    if (!to.messageIds) return;
+  }
+  const found = await foundElsewhere(undoing.session, ids, to.mailbox);
+  for (const [mailbox, count] of found)
+    undoing.report.notUndone.push(
+      line(rule, action, `moved to ${mailbox} since (found by Message-ID): left there`, count),
+    );
+  const lost = ids.length - [...found.values()].reduce((sum, count) => sum + count, 0);
+  if (lost > 0)
+    undoing.report.notUndone.push(
+      line(
+        rule,
+        action,
+        `no longer in ${to.mailbox}, nor anywhere else by its Message-ID (expunged since)`,
+        lost,
+      ),
+    );
 }
 
 /** Said with what an undo restored where it found the messages by Message-ID. */

@@ -189,6 +189,14 @@ export class ImapSession {
     return this.trashPath;
   }
 
+  /** Every mailbox that can be selected (LIST, without `\Noselect` ones), by mailsift's `/`-separated names. */
+  async mailboxNames(): Promise<string[]> {
+    const mailboxes = await listMailboxes(this.core);
+    return mailboxes
+      .filter((mailbox) => !mailbox.flags?.has('\\Noselect') && !mailbox.flags?.has('\\NonExistent'))
+      .map((mailbox) => userName(this.core, mailbox.path));
+  }
+
   /** Logs out; never throws (a run's result must not depend on a clean goodbye). */
   async close(): Promise<void> {
     try {

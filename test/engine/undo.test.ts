@@ -209,9 +209,9 @@ describe('undo: what it cannot do', () => {
     const report = await undoRun(entry, withMove.account(user), { state, dryRun: false });
     const reasons = report.notUndone.map((line) => `${line.rule} ${line.count} ${line.why}`).sort();
     assert.deepEqual(reasons, [
-      'bin 1 no longer in Trash (moved elsewhere or expunged since)',
-      'file 1 no longer in Finance/Invoices (moved elsewhere or expunged since)',
+      'bin 1 no longer in Trash, nor anywhere else by its Message-ID (expunged since)',
       // inv3 was flagged, then filed; it is in Elsewhere now and keeps its flags.
+      'file 1 moved to Elsewhere since (found by Message-ID): left there',
       'file 1 not where the run left them any more',
     ]);
     const after = await where(withMove, user);
