@@ -55,7 +55,9 @@ async function findByMessageId(undoing: Omit<Undoing, 'moves'>, action: JournalA
     const id = messageIdOf(message);
     // `from:*` also names the highest UID when none is that new (RFC 3501 §6.4.8): not one of the run's.
     if (id === undefined || message.uid < (to.uidNext as number)) continue;
-    byId.set(id, [...(byId.get(id) ?? []), message.uid]);
+    const list = byId.get(id) ?? [];
+    list.push(message.uid);
+    byId.set(id, list);
   }
   const sources: number[] = [];
   const targets: number[] = [];

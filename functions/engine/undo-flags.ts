@@ -50,7 +50,10 @@ export async function undoFlags(
         flags: new Map(),
       };
       byPlace.set(key, place);
-      place.flags.set(flag, [...(place.flags.get(flag) ?? []), where.uid]);
+      // Appended in place: copying the list for each of 50,000 messages took seconds.
+      const list = place.flags.get(flag) ?? [];
+      list.push(where.uid);
+      place.flags.set(flag, list);
     }
   }
   let restored = 0;

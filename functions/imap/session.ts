@@ -110,7 +110,7 @@ export class ImapSession {
   }
 
   /** `UID SEARCH`; with `save`, also kept as `$` where the server can (RFC 5182). */
-  searchUids(query: SearchObject, options: { save?: boolean } = {}): Promise<number[]> {
+  searchUids(query: SearchObject, options: { save?: boolean; compact?: boolean } = {}): Promise<number[]> {
     return searchUids(this.core, query, options);
   }
 

@@ -77,7 +77,7 @@ describe('IMAP command count does not grow with the number of matches', () => {
     assert.deepEqual(lines.slice(1), [
       // For the history: a sample of five, and which of them lack $Bulk, so that an undo takes it off those only.
       'UID FETCH 1,3,5,7,9 (UID ENVELOPE INTERNALDATE)',
-      'UID SEARCH UID $ UNKEYWORD $Bulk',
+      'UID SEARCH RETURN (ALL) UID $ UNKEYWORD $Bulk',
       'UID STORE $ +FLAGS.SILENT ($Bulk)',
       'UID MOVE $ Bulk',
       'UID MOVE $ Bulk', // after [TRYCREATE] and CREATE
