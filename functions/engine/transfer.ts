@@ -1,6 +1,18 @@
 import { CapabilityError } from '../errors.ts';
-import type { CopiedUids } from '../imap/session.ts';
-import type { ActionContext, ServerFacts } from './actions/types.ts';
+import type { CopiedUids, ImapSession, MailboxInfo } from '../imap/session.ts';
+import type { AccountState } from './account-state.ts';
+import type { ServerFacts } from './actions/types.ts';
+
+/** What a copy or move needs of its context: an action's (ActionContext), or an undo's moving messages back. */
+export interface TransferContext {
+  readonly session: ImapSession;
+  readonly mailbox: MailboxInfo;
+  readonly uids: readonly number[];
+  readonly state: AccountState;
+  readonly ruleset: { readonly name: string };
+  readonly rule: { readonly name: string };
+}
+
 import { alreadyCopied, recordCopy } from './copies.ts';
 
 /**
@@ -24,7 +36,7 @@ export function requireSafeRemoval(
  * messages that a cut-short earlier run of this rule already copied are not copied again, and this COPY is
  * written down first so that a cut after it cannot make the next run copy twice.
  */
-export async function copyOnce(context: ActionContext, target: string): Promise<CopiedUids | undefined> {
+export async function copyOnce(context: TransferContext, target: string): Promise<CopiedUids | undefined> {
   const toCopy = await notCopiedYet(context, target);
   await writeDown(context, target, toCopy);
   return toCopy.length > 0 ? await context.session.copyMessages(toCopy, target) : undefined;
@@ -35,7 +47,7 @@ export async function copyOnce(context: ActionContext, target: string): Promise<
  * (once, as in copyOnce), then `\Deleted` and `UID EXPUNGE` of exactly these UIDs, the sources marked only
  * after the copy succeeded.
  */
-export async function moveOnce(context: ActionContext, target: string): Promise<CopiedUids | undefined> {
+export async function moveOnce(context: TransferContext, target: string): Promise<CopiedUids | undefined> {
   const { session, uids } = context;
   if (session.profile.move) return await session.moveMessages(uids, target);
   requireSafeRemoval('move', { hasMove: false, hasUidPlus: session.profile.uidPlus });
@@ -65,7 +77,7 @@ function mergeCopied(maps: readonly (CopiedUids | undefined)[]): CopiedUids | un
  * so that an expunge a lost connection interrupted can be told from other clients' deletions and finished by
  * the next run (finish-expunges.ts).
  */
-export async function expungeOnce(context: ActionContext, uids: readonly number[]): Promise<void> {
+export async function expungeOnce(context: TransferContext, uids: readonly number[]): Promise<void> {
   requireSafeRemoval('expunge', { hasMove: false, hasUidPlus: context.session.profile.uidPlus });
   const pending = context.state.pendingExpunges(context.mailbox);
   await pending.record(uids);
@@ -75,7 +87,7 @@ export async function expungeOnce(context: ActionContext, uids: readonly number[
 }
 
 /** The copy journal's scope for this action. */
-function scopeOf(context: ActionContext, target: string) {
+function scopeOf(context: TransferContext, target: string) {
   return { ruleset: context.ruleset.name, rule: context.rule.name, source: context.mailbox, target };
 }
 
@@ -83,7 +95,7 @@ function scopeOf(context: ActionContext, target: string) {
  * Of the context's UIDs, those no cut-short earlier run of this rule copied to `target` already (all of them
  * without a journal: `--no-lease`).
  */
-async function notCopiedYet(context: ActionContext, target: string): Promise<number[]> {
+async function notCopiedYet(context: TransferContext, target: string): Promise<number[]> {
   const journal = context.state.copyJournal;
   if (!journal) return [...context.uids];
   const copied = await alreadyCopied(context.session, journal, scopeOf(context, target), context.uids);
@@ -91,7 +103,7 @@ async function notCopiedYet(context: ActionContext, target: string): Promise<num
 }
 
 /** Writes down, before they are copied, that `uids` go to `target` (nothing without a journal). */
-async function writeDown(context: ActionContext, target: string, uids: readonly number[]): Promise<void> {
+async function writeDown(context: TransferContext, target: string, uids: readonly number[]): Promise<void> {
   const journal = context.state.copyJournal;
   if (journal && uids.length > 0) await recordCopy(context.session, journal, scopeOf(context, target), uids);
 }

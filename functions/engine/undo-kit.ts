@@ -1,6 +1,7 @@
 import { MailboxNotFoundError } from '../errors.ts';
-import type { ImapSession } from '../imap/session.ts';
+import type { ImapSession, MailboxInfo } from '../imap/session.ts';
 import { type JournalAction, type JournalRule, journalSet } from '../state/run-journal.ts';
+import type { AccountState } from './account-state.ts';
 
 /** What the steps of an undo (undo.ts, undo-flags.ts) share. One line of its report: */
 export interface UndoLine {
@@ -14,6 +15,10 @@ export interface UndoLine {
 export interface Undoing {
   readonly session: ImapSession;
   readonly dryRun: boolean;
+  /** The run being undone (its id names the undo's copy journal, the same for every rerun of it). */
+  readonly undoOf: string;
+  /** The account's state under the undo's lease: copy journal and pending expunges for moves back without MOVE. */
+  readonly state: AccountState;
   readonly report: { restored: UndoLine[]; notUndone: UndoLine[] };
   /** What the undo itself changed, for its own journal entry. */
   readonly journal: JournalRule[];
@@ -48,14 +53,24 @@ export async function sameMailbox(
   mailbox: string,
   uidValidity: string | undefined,
 ): Promise<string | undefined> {
+  const opened = await openSame(undoing, mailbox, uidValidity);
+  return 'why' in opened ? opened.why : undefined;
+}
+
+/** As sameMailbox, with the opened mailbox where it is the same. */
+export async function openSame(
+  undoing: Pick<Undoing, 'session' | 'dryRun'>,
+  mailbox: string,
+  uidValidity: string | undefined,
+): Promise<{ info: MailboxInfo } | { why: string }> {
   try {
-    const opened = await undoing.session.openMailbox(mailbox, undoing.dryRun);
-    if (uidValidity !== undefined && opened.uidValidity.toString() !== uidValidity) {
-      return `${mailbox} was deleted and created again since (its UIDVALIDITY changed)`;
+    const info = await undoing.session.openMailbox(mailbox, undoing.dryRun);
+    if (uidValidity !== undefined && info.uidValidity.toString() !== uidValidity) {
+      return { why: `${mailbox} was deleted and created again since (its UIDVALIDITY changed)` };
     }
-    return undefined;
+    return { info };
   } catch (error) {
-    if (error instanceof MailboxNotFoundError) return `${mailbox} no longer exists`;
+    if (error instanceof MailboxNotFoundError) return { why: `${mailbox} no longer exists` };
     throw error;
   }
 }

@@ -1,4 +1,10 @@
-import { DEFAULT_TIMEOUTS, type ImapAccount, ImapSession, type SessionTimeouts } from '../imap/session.ts';
+import {
+  DEFAULT_TIMEOUTS,
+  type ImapAccount,
+  ImapSession,
+  type MailboxInfo,
+  type SessionTimeouts,
+} from '../imap/session.ts';
 import { expandUidSet } from '../imap/uid-set.ts';
 import { acquireStateLease, DEFAULT_LEASE_MS } from '../state/lease.ts';
 import {
@@ -11,11 +17,14 @@ import {
   RunJournal,
 } from '../state/run-journal.ts';
 import { accountScope, type StateStore } from '../state/store.ts';
+import { accountState } from './account-state.ts';
+import { finishInterruptedExpunges } from './finish-expunges.ts';
 import { trailOf } from './message-id-trail.ts';
+import { moveOnce } from './transfer.ts';
 import { withUidsFoundByMessageId } from './undo-by-message-id.ts';
 import { foundElsewhere } from './undo-elsewhere.ts';
 import { runMoves, undoFlags } from './undo-flags.ts';
-import { line, sameMailbox, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
+import { line, openSame, sameMailbox, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
 
 /** What an undo did, and what it could not do and why, per rule and action of the run it took back. */
 export interface UndoReport {
@@ -83,6 +92,8 @@ export async function undoRun(
     dryRun: options.dryRun,
     report: { restored: [], notUndone: [...done] },
     journal: [],
+    undoOf: entry.id,
+    state: accountState(options.state, scope, lease ? { leaseToken: lease.token } : {}),
   };
   try {
     // Without UIDPLUS the run's moves named no new UIDs: found by Message-ID first, where the run noted them.
@@ -151,35 +162,38 @@ async function whereTheRunPutThem(
   rule: JournalRule,
   action: JournalAction,
   what: 'messages' | 'copies',
-): Promise<{ to: NonNullable<JournalAction['to']>; targets: number[] } | undefined> {
+): Promise<{ to: NonNullable<JournalAction['to']>; targets: number[]; info: MailboxInfo } | undefined> {
   const to = action.to as NonNullable<JournalAction['to']>;
   // Found by Message-ID, none of them: said already (undo-by-message-id.ts).
   if (to.foundByMessageId && !to.uids) return undefined;
   const noCopyUid = `the server gave no COPYUID (no UIDPLUS): the ${what} cannot be told apart in ${to.mailbox}`;
-  const why = to.uids ? await sameMailbox(undoing, to.mailbox, to.uidValidity) : noCopyUid;
-  if (why || !to.uids) {
-    undoing.report.notUndone.push(line(rule, action, why));
+  const opened = to.uids ? await openSame(undoing, to.mailbox, to.uidValidity) : { why: noCopyUid };
+  if ('why' in opened || !to.uids) {
+    undoing.report.notUndone.push(line(rule, action, 'why' in opened ? opened.why : noCopyUid));
     return undefined;
   }
-  return { to, targets: expandUidSet(to.uids) };
+  return { to, targets: expandUidSet(to.uids), info: opened.info };
 }
 
 async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {
   const { session, report } = undoing;
   const found = await whereTheRunPutThem(undoing, rule, action, 'messages');
   if (!found) return;
-  const { to, targets } = found;
+  const { to, targets, info } = found;
   if (session.profile.labels && !session.profile.move) {
     // On a label server, an expunge after a COPY back would delete the message for good.
     return void report.notUndone.push(
       line(rule, action, 'needs MOVE on a server whose mailboxes are labels'),
     );
   }
+  // Without MOVE: an undo cut between its STORE \Deleted and its UID EXPUNGE left the originals marked, their
+  // copies already back; finished first, as a run finishes its own (finish-expunges.ts).
+  if (!session.profile.move && !undoing.dryRun) await finishInterruptedExpunges(session, undoing.state, info);
   const present = new Set(await stillThere(session, targets));
   // Ascending, so that the undo's own record pairs each UID with its COPYUID in the same order.
   const back = targets.filter((uid) => present.has(uid)).sort((a, b) => a - b);
   const gone = targets.flatMap((uid, index) => (present.has(uid) ? [] : [index]));
-  if (back.length > 0) await moveBack(undoing, rule, action, to, back);
+  if (back.length > 0) await moveBack(undoing, rule, action, { to, info }, back);
   if (gone.length > 0) await reportGone(undoing, rule, action, gone);
 }
 
@@ -188,16 +202,17 @@ async function moveBack(
   undoing: Undoing,
   rule: JournalRule,
   action: JournalAction,
-  to: NonNullable<JournalAction['to']>,
+  where: { readonly to: NonNullable<JournalAction['to']>; readonly info: MailboxInfo },
   back: readonly number[],
 ): Promise<void> {
   const { session, report } = undoing;
+  const { to, info } = where;
   if (!undoing.dryRun) {
     // The undo's own moves can be undone in turn: without UIDPLUS, by the same trail as the run's.
     const trail = await trailOf(session, back, rule.mailbox);
     const copied = session.profile.move
       ? await session.moveMessages(back, rule.mailbox)
-      : await copyThenExpunge(session, back, rule.mailbox);
+      : await copyBackOnce(undoing, rule, info, back);
     undoing.journal.push({
       name: rule.name,
       mailbox: to.mailbox,
@@ -267,11 +282,29 @@ function foundHow(to: NonNullable<JournalAction['to']>): string | undefined {
   return to.foundByMessageId ? 'found by Message-ID: the server has no UIDPLUS' : undefined;
 }
 
-/** Without MOVE: COPY back, then `\Deleted` and UID EXPUNGE of exactly these (UIDPLUS, as the run's move had). */
-async function copyThenExpunge(session: ImapSession, uids: readonly number[], destination: string) {
-  const copied = await session.copyMessages(uids, destination);
-  await session.markDeleted(uids);
-  await session.expungeExactly(uids);
+/**
+ * Without MOVE: COPY back once (the copy journal, named after the undone run, so that a rerun after a cut does not
+ * copy again), then `\Deleted` and UID EXPUNGE of exactly these, written down first (transfer.ts moveOnce).
+ */
+async function copyBackOnce(undoing: Undoing, rule: JournalRule, from: MailboxInfo, uids: readonly number[]) {
+  const context = {
+    session: undoing.session,
+    mailbox: from,
+    uids,
+    state: undoing.state,
+    ruleset: { name: `undo ${undoing.undoOf}` },
+    rule: { name: rule.name },
+  };
+  const copied = await moveOnce(context, rule.mailbox);
+  await undoing.state.copyJournal?.endRule({
+    ruleset: context.ruleset.name,
+    rule: rule.name,
+    source: from,
+    matched: uids,
+    acted: uids,
+    error: false,
+    failedUids: new Set(),
+  });
   return copied;
 }
 

@@ -270,43 +270,48 @@ describe('undo of some rules', () => {
 });
 
 describe('undo cut by a lost connection', () => {
-  it('at every command: a rerun of the undo ends in the state before the run', async (t) => {
-    const proxy = await startFaultProxyFor(withMove);
-    try {
-      const prepared = async () => {
-        const user = withMove.addUser();
-        withMove.seed(user, 'INBOX', CORPUS);
-        const state = testState();
-        const seeded = await where(withMove, user);
-        return { user, state, seeded, entry: await runAndEntry(withMove, user, state) };
-      };
-      const through = (user: string) => ({ ...withMove.account(user), port: proxy.port });
-      const reference = await prepared();
-      proxy.arm({ kind: 'none' });
-      await undoRun(reference.entry, through(reference.user), {
-        state: reference.state,
-        dryRun: false,
-        timeouts: FAST,
-      });
-      const commands = proxy.commands().length;
-      t.diagnostic(`${commands} commands, ${commands * 2} cut undos`);
-      for (let at = 1; at <= commands; at++) {
-        for (const when of ['before', 'answered'] as const) {
-          const { user, state, seeded, entry } = await prepared();
-          proxy.arm({ kind: 'cut', at, when });
-          await undoRun(entry, through(user), { state, dryRun: false, timeouts: FAST }).catch(
-            () => undefined,
-          );
-          await undoRun(entry, withMove.account(user), { state, dryRun: false });
-          assert.deepEqual(
-            await where(withMove, user),
-            seeded,
-            `cut ${when} command ${at} (${proxy.struck()})`,
-          );
+  for (const [name, server] of [
+    ['with MOVE', () => withMove],
+    ['without MOVE (COPY back once, UID EXPUNGE written down)', () => withoutMove],
+  ] as const)
+    it(`${name}, at every command: a rerun of the undo ends in the state before the run`, async (t) => {
+      const dovecot = server();
+      const proxy = await startFaultProxyFor(dovecot);
+      try {
+        const prepared = async () => {
+          const user = dovecot.addUser();
+          dovecot.seed(user, 'INBOX', CORPUS);
+          const state = testState();
+          const seeded = await where(dovecot, user);
+          return { user, state, seeded, entry: await runAndEntry(dovecot, user, state) };
+        };
+        const through = (user: string) => ({ ...dovecot.account(user), port: proxy.port });
+        const reference = await prepared();
+        proxy.arm({ kind: 'none' });
+        await undoRun(reference.entry, through(reference.user), {
+          state: reference.state,
+          dryRun: false,
+          timeouts: FAST,
+        });
+        const commands = proxy.commands().length;
+        t.diagnostic(`${commands} commands, ${commands * 2} cut undos`);
+        for (let at = 1; at <= commands; at++) {
+          for (const when of ['before', 'answered'] as const) {
+            const { user, state, seeded, entry } = await prepared();
+            proxy.arm({ kind: 'cut', at, when });
+            await undoRun(entry, through(user), { state, dryRun: false, timeouts: FAST }).catch(
+              () => undefined,
+            );
+            await undoRun(entry, dovecot.account(user), { state, dryRun: false });
+            assert.deepEqual(
+              await where(dovecot, user),
+              seeded,
+              `cut ${when} command ${at} (${proxy.struck()})`,
+            );
+          }
         }
+      } finally {
+        await proxy.close();
       }
-    } finally {
-      await proxy.close();
-    }
-  });
+    });
 });

@@ -1,6 +1,7 @@
 import { messageIdTrail } from '../message-id-trail.ts';
 import { copyOnce } from '../transfer.ts';
 import { defineAction } from './define.ts';
+import type { ActionOutcome } from './types.ts';
 
 /** `UID COPY`, once per message (see copyOnce); a missing target mailbox is created, then the copy retried once. */
 export const copyTo = defineAction({
@@ -8,7 +9,7 @@ export const copyTo = defineAction({
   schema: (kit) => kit.mailboxName,
   removesMessages: false,
   preflight: (target, server) => server.assertNameable(target),
-  apply: async (target, context) => {
+  apply: async (target, context): Promise<ActionOutcome> => {
     const { uids, dryRun } = context;
     const trail = await messageIdTrail(context, target);
     const copied = !dryRun && uids.length > 0 ? await copyOnce(context, target) : undefined;

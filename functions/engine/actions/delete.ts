@@ -2,6 +2,7 @@ import { MailsiftError } from '../../errors.ts';
 import { messageIdTrail } from '../message-id-trail.ts';
 import { expungeOnce, moveOnce, requireSafeRemoval } from '../transfer.ts';
 import { defineAction } from './define.ts';
+import type { ActionOutcome } from './types.ts';
 
 /**
  * `trash`: move to the Trash mailbox (SPECIAL-USE \Trash, else "Trash"). `expunge`: remove for good; on Gmail
@@ -14,7 +15,7 @@ export const deleteMessages = defineAction({
   removesMessages: true,
   mayExpunge: (mode, server) => mode === 'expunge' || !server.hasMove,
   preflight: (mode, server) => requireSafeRemoval(mode === 'expunge' ? 'expunge' : 'move', server),
-  apply: async (mode, context) => {
+  apply: async (mode, context): Promise<ActionOutcome> => {
     const { session, mailbox, uids, dryRun } = context;
     const labels = session.profile.labels;
     const trash = mode === 'trash' || labels ? await session.findTrash(!dryRun) : undefined;

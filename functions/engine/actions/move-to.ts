@@ -1,6 +1,7 @@
 import { messageIdTrail } from '../message-id-trail.ts';
 import { moveOnce, requireSafeRemoval } from '../transfer.ts';
 import { defineAction } from './define.ts';
+import type { ActionOutcome } from './types.ts';
 
 /** MOVE, or COPY + `UID EXPUNGE` of exactly these UIDs; refuses servers where neither is safe. */
 export const moveTo = defineAction({
@@ -12,7 +13,7 @@ export const moveTo = defineAction({
     server.assertNameable(target);
     requireSafeRemoval('move', server);
   },
-  apply: async (target, context) => {
+  apply: async (target, context): Promise<ActionOutcome> => {
     const { mailbox, uids, dryRun } = context;
     // Moving a mailbox onto itself would expunge the originals after copying them back in.
     if (target === mailbox.path) return { type: 'moveTo', target, count: 0, removesMessages: false };
