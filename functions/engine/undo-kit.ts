@@ -19,6 +19,12 @@ export interface Undoing {
   readonly undoOf: string;
   /** The account's state under the undo's lease: copy journal and pending expunges for moves back without MOVE. */
   readonly state: AccountState;
+  /**
+   * Per mailbox, messages this undo moved back into it (a later move of the run taken back): their UID there before
+   * that move → their UID now, so that an earlier move of the run that put them there finds them. A dry run, which
+   * moves nothing, notes `'would'`.
+   */
+  readonly renumbered: Map<string, Map<number, number | 'would'>>;
   readonly report: { restored: UndoLine[]; notUndone: UndoLine[] };
   /** What the undo itself changed, for its own journal entry. */
   readonly journal: JournalRule[];

@@ -94,6 +94,7 @@ export async function undoRun(
     journal: [],
     undoOf: entry.id,
     state: accountState(options.state, scope, lease ? { leaseToken: lease.token } : {}),
+    renumbered: new Map(),
   };
   try {
     // Without UIDPLUS the run's moves named no new UIDs: found by Message-ID first, where the run noted them.
@@ -179,7 +180,12 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
   const { session, report } = undoing;
   const found = await whereTheRunPutThem(undoing, rule, action, 'messages');
   if (!found) return;
-  const { to, targets, info } = found;
+  const { to, info } = found;
+  // Where a later move of the run, taken back already, put them back: under new UIDs (chained moves).
+  const moved = undoing.renumbered.get(to.mailbox);
+  const now = found.targets.map((uid) => moved?.get(uid) ?? uid);
+  // A dry run's "would be back" get placeholders below 0: counted as there, moved by nobody.
+  const targets = now.map((uid, index) => (uid === 'would' ? -index - 1 : uid));
   if (session.profile.labels && !session.profile.move) {
     // On a label server, an expunge after a COPY back would delete the message for good.
     return void report.notUndone.push(
@@ -189,11 +195,17 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
   // Without MOVE: an undo cut between its STORE \Deleted and its UID EXPUNGE left the originals marked, their
   // copies already back; finished first, as a run finishes its own (finish-expunges.ts).
   if (!session.profile.move && !undoing.dryRun) await finishInterruptedExpunges(session, undoing.state, info);
-  const present = new Set(await stillThere(session, targets));
+  const real = targets.filter((uid) => uid > 0);
+  const present = new Set(await stillThere(session, real));
+  for (const uid of targets) if (uid < 0) present.add(uid);
   // Ascending, so that the undo's own record pairs each UID with its COPYUID in the same order.
-  const back = targets.filter((uid) => present.has(uid)).sort((a, b) => a - b);
+  const back = real.filter((uid) => present.has(uid)).sort((a, b) => a - b);
   const gone = targets.flatMap((uid, index) => (present.has(uid) ? [] : [index]));
-  if (back.length > 0) await moveBack(undoing, rule, action, { to, info }, back);
+  const sources = expandUidSet(action.uids);
+  const sourceOf = new Map(targets.map((uid, index) => [uid, sources[index] as number]));
+  if (back.length > 0) await moveBack(undoing, rule, { to, info, sourceOf }, back);
+  const restored = back.length + targets.filter((uid) => uid < 0).length;
+  if (restored > 0) report.restored.push(line(rule, action, foundHow(to), restored));
   if (gone.length > 0) await reportGone(undoing, rule, action, gone);
 }
 
@@ -201,18 +213,29 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
 async function moveBack(
   undoing: Undoing,
   rule: JournalRule,
-  action: JournalAction,
-  where: { readonly to: NonNullable<JournalAction['to']>; readonly info: MailboxInfo },
+  where: {
+    readonly to: NonNullable<JournalAction['to']>;
+    readonly info: MailboxInfo;
+    /** Each target UID's UID in the rule's mailbox before the run moved it. */
+    readonly sourceOf: ReadonlyMap<number, number>;
+  },
   back: readonly number[],
 ): Promise<void> {
-  const { session, report } = undoing;
-  const { to, info } = where;
+  const { session } = undoing;
+  const { to, info, sourceOf } = where;
+  const renumbered = undoing.renumbered.get(rule.mailbox) ?? new Map<number, number | 'would'>();
+  undoing.renumbered.set(rule.mailbox, renumbered);
+  if (undoing.dryRun) for (const uid of back) renumbered.set(sourceOf.get(uid) as number, 'would');
   if (!undoing.dryRun) {
     // The undo's own moves can be undone in turn: without UIDPLUS, by the same trail as the run's.
     const trail = await trailOf(session, back, rule.mailbox);
     const copied = session.profile.move
       ? await session.moveMessages(back, rule.mailbox)
       : await copyBackOnce(undoing, rule, info, back);
+    for (const uid of back) {
+      const now = copied?.uids.get(uid);
+      if (now !== undefined) renumbered.set(sourceOf.get(uid) as number, now);
+    }
     undoing.journal.push({
       name: rule.name,
       mailbox: to.mailbox,
@@ -238,7 +261,6 @@ async function moveBack(
       ],
     });
   }
-  report.restored.push(line(rule, action, foundHow(to), back.length));
 }
 
 /**

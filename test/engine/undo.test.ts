@@ -244,6 +244,38 @@ describe('undo: what it cannot do', () => {
   });
 });
 
+describe('undo of chained moves', () => {
+  it('takes back a move of messages an earlier rule of the run had moved, then that one: all back home', async () => {
+    const user = withMove.addUser();
+    withMove.seed(user, 'INBOX', CORPUS);
+    const state = testState();
+    const seeded = await where(withMove, user);
+    const summary = await runRuleset(
+      rulesetOf(`rules:
+  - { name: stage, match: { from: billing@ }, actions: [{ moveTo: Stage }] }
+  - { name: final, mailbox: Stage, match: { from: billing@ }, actions: [{ addFlags: [$Done] }, { moveTo: Final }] }
+`),
+      withMove.account(user),
+      { state, dryRun: false },
+    );
+    assert.deepEqual(
+      summary.rules.map((rule) => rule.acted),
+      [2, 2],
+    );
+    const [entry] = await historyEntries(state, summary.runId, {});
+    assert.ok(entry);
+    const dry = await undoRun(entry, withMove.account(user), { state, dryRun: true });
+    assert.deepEqual(dry.notUndone, [], 'the dry run follows the chain too');
+    assert.deepEqual(
+      dry.restored.map((line) => `${line.rule} ${line.action} ${line.count}`),
+      ['final addFlags $Done 2', 'final moveTo Final 2', 'stage moveTo Stage 2'],
+    );
+    const report = await undoRun(entry, withMove.account(user), { state, dryRun: false });
+    assert.deepEqual(report.notUndone, []);
+    assert.deepEqual(await where(withMove, user), seeded);
+  });
+});
+
 describe('undo of some rules', () => {
   it('--rule takes back that rule only; a later undo of the run takes back the rest', async () => {
     const user = withMove.addUser();
