@@ -1,4 +1,6 @@
 import type { ImapSession } from '../imap/session.ts';
+import type { JournalAction, JournalRule } from '../state/run-journal.ts';
+import { line, type Undoing } from './undo-kit.ts';
 
 /** Message-IDs asked for in one SEARCH (an OR of HEADER keys: RFC 3501 §6.4.4). */
 const IDS_PER_SEARCH = 20;
@@ -34,4 +36,40 @@ export async function foundElsewhere(
     }
   }
   return found;
+}
+
+/**
+ * Says what became of the messages (by their place in the action's UIDs) no longer where the run put them: moved
+ * on by the user (found by Message-ID elsewhere, and left there), or expunged; without Message-IDs, either.
+ */
+export async function reportGone(
+  undoing: Undoing,
+  rule: JournalRule,
+  action: JournalAction,
+  gone: readonly number[],
+): Promise<void> {
+  const to = action.to as NonNullable<JournalAction['to']>;
+  const ids = gone.map((index) => to.messageIds?.[index]).filter((id): id is string => Boolean(id));
+  if (!to.messageIds || ids.length < gone.length) {
+    const unknown = gone.length - (to.messageIds ? ids.length : 0);
+    undoing.report.notUndone.push(
+      line(rule, action, `no longer in ${to.mailbox} (moved elsewhere or expunged since)`, unknown),
+    );
+    if (!to.messageIds) return;
+  }
+  const found = await foundElsewhere(undoing.session, ids, to.mailbox);
+  for (const [mailbox, count] of found)
+    undoing.report.notUndone.push(
+      line(rule, action, `moved to ${mailbox} since (found by Message-ID): left there`, count),
+    );
+  const lost = ids.length - [...found.values()].reduce((sum, count) => sum + count, 0);
+  if (lost > 0)
+    undoing.report.notUndone.push(
+      line(
+        rule,
+        action,
+        `no longer in ${to.mailbox}, nor anywhere else by its Message-ID (expunged since)`,
+        lost,
+      ),
+    );
 }

@@ -22,7 +22,7 @@ import { finishInterruptedExpunges } from './finish-expunges.ts';
 import { trailOf } from './message-id-trail.ts';
 import { moveOnce } from './transfer.ts';
 import { withUidsFoundByMessageId } from './undo-by-message-id.ts';
-import { foundElsewhere } from './undo-elsewhere.ts';
+import { reportGone } from './undo-elsewhere.ts';
 import { runMoves, undoFlags } from './undo-flags.ts';
 import { line, openSame, sameMailbox, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
 
@@ -261,42 +261,6 @@ async function moveBack(
       ],
     });
   }
-}
-
-/**
- * Says what became of the messages (by their place in the action's UIDs) no longer where the run put them: moved
- * on by the user (found by Message-ID elsewhere, and left there), or expunged; without Message-IDs, either.
- */
-async function reportGone(
-  undoing: Undoing,
-  rule: JournalRule,
-  action: JournalAction,
-  gone: readonly number[],
-): Promise<void> {
-  const to = action.to as NonNullable<JournalAction['to']>;
-  const ids = gone.map((index) => to.messageIds?.[index]).filter((id): id is string => Boolean(id));
-  if (!to.messageIds || ids.length < gone.length) {
-    const unknown = gone.length - (to.messageIds ? ids.length : 0);
-    undoing.report.notUndone.push(
-      line(rule, action, `no longer in ${to.mailbox} (moved elsewhere or expunged since)`, unknown),
-    );
-    if (!to.messageIds) return;
-  }
-  const found = await foundElsewhere(undoing.session, ids, to.mailbox);
-  for (const [mailbox, count] of found)
-    undoing.report.notUndone.push(
-      line(rule, action, `moved to ${mailbox} since (found by Message-ID): left there`, count),
-    );
-  const lost = ids.length - [...found.values()].reduce((sum, count) => sum + count, 0);
-  if (lost > 0)
-    undoing.report.notUndone.push(
-      line(
-        rule,
-        action,
-        `no longer in ${to.mailbox}, nor anywhere else by its Message-ID (expunged since)`,
-        lost,
-      ),
-    );
 }
 
 /** Said with what an undo restored where it found the messages by Message-ID. */
