@@ -50,6 +50,8 @@ export class RunRecorder {
       rules: this.rules,
       ...(this.undoes ? { undoes: this.undoes } : {}),
     };
+    // What undo can do without goes first (samples, posts, Message-IDs), the UIDs only if that is not enough.
+    if (JSON.stringify(entry).length > MAX_ENTRY_BYTES) entry = withoutExtras(entry);
     if (JSON.stringify(entry).length > MAX_ENTRY_BYTES) entry = withoutUids(entry);
     try {
       await this.journal.write(
@@ -63,6 +65,24 @@ export class RunRecorder {
       };
     }
   }
+}
+
+/**
+ * The entry without what only reports use: samples, webhook posts, and Message-IDs (where COPYUID gave the new UIDs;
+ * without it they are how an undo finds the messages, and stay).
+ */
+function withoutExtras(entry: JournalEntry): JournalEntry {
+  return {
+    ...entry,
+    rules: entry.rules.map(({ sample: _sample, ...rule }) => ({
+      ...rule,
+      actions: rule.actions.map(({ posted: _posted, ...action }) => {
+        if (!action.to?.uids || !action.to.messageIds) return action;
+        const { messageIds: _ids, ...to } = action.to;
+        return { ...action, to };
+      }),
+    })),
+  };
 }
 
 /** The entry with counts only: too many scattered UIDs to keep (an undo then says it cannot). */

@@ -1,3 +1,4 @@
+import { ImapConnectError } from '../errors.ts';
 import type { ImapSession } from '../imap/session.ts';
 import type { JournalAction, JournalRule } from '../state/run-journal.ts';
 import { line, type Undoing } from './undo-kit.ts';
@@ -5,22 +6,37 @@ import { line, type Undoing } from './undo-kit.ts';
 /** Message-IDs asked for in one SEARCH (an OR of HEADER keys: RFC 3501 §6.4.4). */
 const IDS_PER_SEARCH = 20;
 
+/** At most this many SEARCHes for one action: HEADER searches are scans, and this is for the report only. */
+const MAX_SEARCHES = 200;
+
+/** `<a@b>` out of a Message-ID however it was read (header or envelope, with comments or folding). */
+export function normalId(id: string): string {
+  return /<[^<>\s]+>/.exec(id)?.[0] ?? id.trim();
+}
+
 /**
  * Where messages a run moved are now, found by their Message-IDs in every other mailbox (EXAMINE, a SEARCH per 20
  * ids, a FETCH of the envelopes found): mailbox → how many. For the undo's report only: a message the user moved
- * on since stays where the user put it.
+ * on since stays where the user put it. Undefined where it cannot say: on a label server (every message is in All
+ * Mail), past MAX_SEARCHES, or when the server refuses (a mailbox it lists but will not open is skipped).
  */
 export async function foundElsewhere(
   session: ImapSession,
   messageIds: readonly string[],
   except: string,
-): Promise<Map<string, number>> {
+): Promise<Map<string, number> | undefined> {
+  if (session.profile.labels) return undefined;
   const found = new Map<string, number>();
-  const left = new Set(messageIds);
-  for (const mailbox of await session.mailboxNames()) {
+  const left = new Set(messageIds.map(normalId));
+  const mailboxes = (await session.mailboxNames()).filter((mailbox) => mailbox !== except);
+  if (mailboxes.length * Math.ceil(left.size / IDS_PER_SEARCH) > MAX_SEARCHES) return undefined;
+  for (const mailbox of mailboxes) {
     if (left.size === 0) break;
-    if (mailbox === except) continue;
-    await session.openMailbox(mailbox, true);
+    try {
+      await session.openMailbox(mailbox, true);
+    } catch {
+      continue; // listed, but not one this account may open (a shared namespace, a \Noselect the LIST hid)
+    }
     const ids = [...left];
     for (let start = 0; start < ids.length; start += IDS_PER_SEARCH) {
       const keys = ids.slice(start, start + IDS_PER_SEARCH).map((id) => ({ header: { 'message-id': id } }));
@@ -31,7 +47,7 @@ export async function foundElsewhere(
       const { messages } = await session.fetch(uids, { envelope: true });
       for (const message of messages) {
         const id = message.envelope?.messageId;
-        if (id && left.delete(id)) found.set(mailbox, (found.get(mailbox) ?? 0) + 1);
+        if (id && left.delete(normalId(id))) found.set(mailbox, (found.get(mailbox) ?? 0) + 1);
       }
     }
   }
@@ -57,7 +73,17 @@ export async function reportGone(
     );
     if (!to.messageIds) return;
   }
-  const found = await foundElsewhere(undoing.session, ids, to.mailbox);
+  // For the report only: whatever goes wrong looking (a refused SEARCH, a lost mailbox) must not end the undo.
+  const found = await foundElsewhere(undoing.session, ids, to.mailbox).catch((error: unknown) => {
+    if (error instanceof ImapConnectError) throw error;
+    return undefined;
+  });
+  if (!found) {
+    undoing.report.notUndone.push(
+      line(rule, action, `no longer in ${to.mailbox} (moved elsewhere or expunged since)`, ids.length),
+    );
+    return;
+  }
   for (const [mailbox, count] of found)
     undoing.report.notUndone.push(
       line(rule, action, `moved to ${mailbox} since (found by Message-ID): left there`, count),

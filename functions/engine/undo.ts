@@ -203,6 +203,10 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
   const gone = targets.flatMap((uid, index) => (present.has(uid) ? [] : [index]));
   const sources = expandUidSet(action.uids);
   const sourceOf = new Map(targets.map((uid, index) => [uid, sources[index] as number]));
+  // A dry run moves nothing: what it would move back into the rule's mailbox is noted for an earlier move there.
+  if (undoing.dryRun)
+    for (const uid of targets)
+      if (present.has(uid)) renumberedIn(undoing, rule.mailbox).set(sourceOf.get(uid) as number, 'would');
   if (back.length > 0) await moveBack(undoing, rule, { to, info, sourceOf }, back);
   const restored = back.length + targets.filter((uid) => uid < 0).length;
   if (restored > 0) report.restored.push(line(rule, action, foundHow(to), restored));
@@ -223,9 +227,7 @@ async function moveBack(
 ): Promise<void> {
   const { session } = undoing;
   const { to, info, sourceOf } = where;
-  const renumbered = undoing.renumbered.get(rule.mailbox) ?? new Map<number, number | 'would'>();
-  undoing.renumbered.set(rule.mailbox, renumbered);
-  if (undoing.dryRun) for (const uid of back) renumbered.set(sourceOf.get(uid) as number, 'would');
+  const renumbered = renumberedIn(undoing, rule.mailbox);
   if (!undoing.dryRun) {
     // The undo's own moves can be undone in turn: without UIDPLUS, by the same trail as the run's.
     const trail = await trailOf(session, back, rule.mailbox);
@@ -236,6 +238,8 @@ async function moveBack(
       const now = copied?.uids.get(uid);
       if (now !== undefined) renumbered.set(sourceOf.get(uid) as number, now);
     }
+    // Only what COPYUID mapped (a rerun after a cut copies some no more): the entry's UIDs and new UIDs pair up.
+    const mapped = copied ? back.filter((uid) => copied.uids.has(uid)) : back;
     undoing.journal.push({
       name: rule.name,
       mailbox: to.mailbox,
@@ -244,14 +248,14 @@ async function moveBack(
         {
           type: 'moveTo',
           target: rule.mailbox,
-          uids: journalSet(back),
-          count: back.length,
+          uids: journalSet(mapped),
+          count: mapped.length,
           to: {
             mailbox: rule.mailbox,
             ...(copied
               ? {
                   uidValidity: copied.uidValidity.toString(),
-                  uids: orderedSet(back.map((uid) => copied.uids.get(uid) ?? 0)),
+                  uids: orderedSet(mapped.map((uid) => copied.uids.get(uid) as number)),
                 }
               : trail
                 ? { ...trail }
@@ -261,6 +265,13 @@ async function moveBack(
       ],
     });
   }
+}
+
+/** The undo's renumbering of messages it moved back into `mailbox` (see Undoing.renumbered). */
+function renumberedIn(undoing: Undoing, mailbox: string): Map<number, number | 'would'> {
+  const map = undoing.renumbered.get(mailbox) ?? new Map<number, number | 'would'>();
+  undoing.renumbered.set(mailbox, map);
+  return map;
 }
 
 /** Said with what an undo restored where it found the messages by Message-ID. */
