@@ -24,7 +24,7 @@ import { moveOnce } from './transfer.ts';
 import { withUidsFoundByMessageId } from './undo-by-message-id.ts';
 import { reportGone } from './undo-elsewhere.ts';
 import { runMoves, undoFlags } from './undo-flags.ts';
-import { line, openSame, sameMailbox, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
+import { line, openSame, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
 
 /** What an undo did, and what it could not do and why, per rule and action of the run it took back. */
 export interface UndoReport {
