@@ -25,7 +25,7 @@ export async function messageIdTrail(
   target: string,
 ): Promise<MessageIdTrail | undefined> {
   if (!context.recording || context.dryRun) return undefined;
-  return await trailOf(context.session, context.uids, target);
+  return await trailOf(context.session, context.uids, target, context.messageIds);
 }
 
 /** The trail of moving or copying `uids` of the selected mailbox to `target`, where the server has no UIDPLUS. */
@@ -33,11 +33,13 @@ export async function trailOf(
   session: ImapSession,
   uids: readonly number[],
   target: string,
+  /** Message-IDs read already (the rule's sample): no second FETCH where they cover every UID. */
+  known?: ReadonlyMap<number, string>,
 ): Promise<MessageIdTrail | undefined> {
   if (session.profile.uidPlus || uids.length === 0 || uids.length > MAX_TRAIL_MESSAGES) return undefined;
   const status = await session.mailboxStatus(target);
-  const { messages } = await session.fetch(uids, { headers: ['message-id'] });
-  const byUid = new Map(messages.map((message) => [message.uid, messageIdOf(message)]));
+  const byUid: ReadonlyMap<number, string | undefined> =
+    known && uids.every((uid) => known.has(uid)) ? known : await fetchMessageIds(session, uids);
   return {
     // A target created by this transfer (TRYCREATE) starts at 1.
     uidNext: status?.uidNext ?? 1,
@@ -46,8 +48,22 @@ export async function trailOf(
   };
 }
 
+async function fetchMessageIds(session: ImapSession, uids: readonly number[]) {
+  const { messages } = await session.fetch(uids, { headers: ['message-id'] });
+  return new Map(messages.map((message) => [message.uid, messageIdOf(message)]));
+}
+
 /** The Message-ID of a message fetched with `headers: ['message-id']`, unfolded; undefined without one. */
 export function messageIdOf(message: FetchMessageObject): string | undefined {
   const text = message.headers?.toString('latin1').replace(/\r?\n[ \t]+/g, ' ') ?? '';
-  return /^message-id:[ \t]*(\S+)/im.exec(text)?.[1];
+  const value = /^message-id:[ \t]*(.+)$/im.exec(text)?.[1];
+  return value === undefined ? undefined : normalId(value);
+}
+
+/**
+ * `<a@b>` out of a Message-ID however it was read (header or envelope, with comments or folding): every
+ * Message-ID the history keeps and every one it is compared with goes through here.
+ */
+export function normalId(id: string): string {
+  return /<[^<>\s]+>/.exec(id)?.[0] ?? id.trim();
 }

@@ -1,5 +1,5 @@
 import type { FetchMessageObject, ImapSession } from '../imap/session.ts';
-import { MAX_TRAIL_MESSAGES } from './message-id-trail.ts';
+import { MAX_TRAIL_MESSAGES, normalId } from './message-id-trail.ts';
 import type { MessageSample } from './summary.ts';
 
 /** How many messages a dry run shows, and a real run's history keeps, per rule. */
@@ -41,7 +41,7 @@ function messageIdsOf(messages: readonly FetchMessageObject[]): Map<number, stri
   const ids = new Map<number, string>();
   for (const message of messages) {
     const id = message.envelope?.messageId;
-    if (id) ids.set(message.uid, id);
+    if (id) ids.set(message.uid, normalId(id));
   }
   return ids;
 }

@@ -88,12 +88,7 @@ export async function runRule(
   const acted = (planned?.acted ?? actionable).slice(0, rule.limit);
   // A dry run shows a sample; a real run keeps one in its history (`mailsift history RUN_ID`), with the
   // Message-IDs of what it moves: one FETCH of envelopes per rule that acts.
-  // Not for `delete: expunge`, which leaves nothing to find (but on Gmail, where it moves to Trash).
-  const moves = steps.some(
-    (step) =>
-      step.definition.removesMessages &&
-      !(step.definition.key === 'delete' && step.params === 'expunge' && !session.profile.labels),
-  );
+  const moves = steps.some((step) => step.definition.relocates(step.params, session.profile));
   const { sample, messageIds } =
     run.dryRun || run.journal
       ? await sampleOf(session, acted, { messageIds: moves && !run.dryRun })
@@ -203,6 +198,7 @@ async function applySteps(
         uids,
         rule,
         recording: run.journal !== undefined,
+        messageIds: target.messageIds,
         onlyAction: steps.length === 1,
         progress: (done) => report(index + 1, done),
       });

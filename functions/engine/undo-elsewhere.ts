@@ -1,6 +1,7 @@
 import { ImapConnectError } from '../errors.ts';
 import type { ImapSession } from '../imap/session.ts';
 import type { JournalAction, JournalRule } from '../state/run-journal.ts';
+import { normalId } from './message-id-trail.ts';
 import { line, type Undoing } from './undo-kit.ts';
 
 /** Message-IDs asked for in one SEARCH (an OR of HEADER keys: RFC 3501 §6.4.4). */
@@ -8,11 +9,6 @@ const IDS_PER_SEARCH = 20;
 
 /** At most this many SEARCHes for one action: HEADER searches are scans, and this is for the report only. */
 const MAX_SEARCHES = 200;
-
-/** `<a@b>` out of a Message-ID however it was read (header or envelope, with comments or folding). */
-export function normalId(id: string): string {
-  return /<[^<>\s]+>/.exec(id)?.[0] ?? id.trim();
-}
 
 /**
  * Where messages a run moved are now, found by their Message-IDs in every other mailbox (EXAMINE, a SEARCH per 20

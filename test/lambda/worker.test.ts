@@ -89,6 +89,21 @@ after(async () => {
   await tokens?.close();
 });
 
+/**
+ * A new Dovecot user with the corpus, and Parameter Store answering for account `test` (and `other`, with the
+ * given password, on the same mailbox) and the webhook.
+ */
+async function freshAccount(options: { other?: string } = {}) {
+  const user = dovecot.addUser(PASSWORD);
+  dovecot.seed(user, 'INBOX', CORPUS);
+  const parameters = await startFakeSsm({
+    '/mailsift/accounts/test': accountJson(user),
+    ...(options.other ? { '/mailsift/accounts/other': accountJson(user, options.other) } : {}),
+    '/mailsift/webhooks/ops': receiver.url,
+  });
+  return { user, parameters };
+}
+
 let received = 0;
 /** An SQS record as the event source mapping delivers it from the FIFO queue. */
 function record(message: RunMessage, receiveCount = 1, body = encodeRunMessage(message)) {
@@ -283,12 +298,7 @@ describe('worker bundle', () => {
   });
 
   it('drops a tick a finished run already covered, and runs a later one', async () => {
-    const user = dovecot.addUser(PASSWORD);
-    dovecot.seed(user, 'INBOX', CORPUS);
-    const parameters = await startFakeSsm({
-      '/mailsift/accounts/test': accountJson(user),
-      '/mailsift/webhooks/ops': receiver.url,
-    });
+    const { user, parameters } = await freshAccount();
     try {
       // Three ticks queued while the account was slow: 10:00 runs (it starts now, after 10:05 and 10:10 were
       // queued), so the run covers both; a tick scheduled after it started runs again.
@@ -317,14 +327,8 @@ describe('worker bundle', () => {
   });
 
   it("reports only the failing account of a batch, holds that account's later message back, and backs off", async () => {
-    const user = dovecot.addUser(PASSWORD);
-    dovecot.seed(user, 'INBOX', CORPUS);
     const wrong = 'Wr0ngL4mbda"pa\\ss-wörd-λ';
-    const parameters = await startFakeSsm({
-      '/mailsift/accounts/test': accountJson(user),
-      '/mailsift/accounts/other': accountJson(user, wrong),
-      '/mailsift/webhooks/ops': receiver.url,
-    });
+    const { user, parameters } = await freshAccount({ other: wrong });
     try {
       const failing = record(tick('other'), 2);
       const heldBack = record(tick('other', new Date(Date.now() + 1000).toISOString()));
@@ -380,12 +384,7 @@ describe('worker bundle', () => {
   });
 
   it('skips a run whose account another run holds, as the CLI says SKIPPED: done with, not a failure', async () => {
-    const user = dovecot.addUser(PASSWORD);
-    dovecot.seed(user, 'INBOX', CORPUS);
-    const parameters = await startFakeSsm({
-      '/mailsift/accounts/test': accountJson(user),
-      '/mailsift/webhooks/ops': receiver.url,
-    });
+    const { user, parameters } = await freshAccount();
     const table = await dynamo.createStateTable();
     // A CLI run of the same mailbox against the same table, still going (this process).
     const lease = await acquireStateLease(
@@ -469,12 +468,7 @@ describe('worker bundle', () => {
   });
 
   it('keeps to the time budget: a message is not started late, and a run cut short covers no tick', async () => {
-    const user = dovecot.addUser(PASSWORD);
-    dovecot.seed(user, 'INBOX', CORPUS);
-    const parameters = await startFakeSsm({
-      '/mailsift/accounts/test': accountJson(user),
-      '/mailsift/webhooks/ops': receiver.url,
-    });
+    const { user, parameters } = await freshAccount();
     const table = await dynamo.createStateTable();
     try {
       const late = record(tick('test'));

@@ -8,6 +8,7 @@ export interface ActionDefinition<Key extends string = string, Schema extends Zo
   readonly schema: (kit: SchemaKit) => Schema;
   readonly removesMessages: boolean;
   mayExpunge(params: unknown, server: Pick<ServerFacts, 'hasMove'>): boolean;
+  relocates(params: unknown, server: { readonly labels: boolean }): boolean;
   preflight(params: unknown, server: ServerFacts): void;
   deliveryMark(params: unknown, ruleName: string): string | undefined;
   flagChange(params: unknown): FlagChange | undefined;
@@ -29,6 +30,7 @@ export function defineAction<Key extends string, Schema extends ZodType>(
     schema: spec.schema,
     removesMessages: spec.removesMessages,
     mayExpunge: (params, server) => spec.mayExpunge?.(own(params), server) ?? false,
+    relocates: (params, server) => spec.relocates?.(own(params), server) ?? false,
     preflight: (params, server) => spec.preflight?.(own(params), server),
     deliveryMark: (params, ruleName) => spec.deliveryMark?.(own(params), ruleName),
     flagChange: (params) => spec.flagChange?.(own(params)),

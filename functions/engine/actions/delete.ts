@@ -14,6 +14,8 @@ export const deleteMessages = defineAction({
   schema: (kit) => kit.z.enum(['trash', 'expunge'], { error: 'expected trash or expunge' }),
   removesMessages: true,
   mayExpunge: (mode, server) => mode === 'expunge' || !server.hasMove,
+  // On Gmail an expunge also goes to Trash.
+  relocates: (mode, server) => mode === 'trash' || server.labels,
   preflight: (mode, server) => requireSafeRemoval(mode === 'expunge' ? 'expunge' : 'move', server),
   apply: async (mode, context): Promise<ActionOutcome> => {
     const { session, mailbox, uids, dryRun } = context;

@@ -9,6 +9,7 @@ export const moveTo = defineAction({
   schema: (kit) => kit.mailboxName,
   removesMessages: true,
   mayExpunge: (_target, server) => !server.hasMove,
+  relocates: () => true,
   preflight: (target, server) => {
     server.assertNameable(target);
     requireSafeRemoval('move', server);

@@ -28,6 +28,8 @@ export interface ActionContext {
   readonly recording?: boolean;
   /** This is the rule's one action. */
   readonly onlyAction?: boolean;
+  /** The Message-IDs of the rule's messages, where the run read them already (rule-sample.ts). */
+  readonly messageIds?: ReadonlyMap<number, string>;
 }
 
 export interface ActionOutcome {
@@ -91,6 +93,8 @@ export interface ActionSpec<Key extends string, Schema extends ZodType> {
   readonly removesMessages: boolean;
   /** Whether it may send UID EXPUNGE on this server (a rule that may first finishes interrupted expunges). */
   readonly mayExpunge?: (params: output<Schema>, server: Pick<ServerFacts, 'hasMove'>) => boolean;
+  /** The messages go on living in another mailbox (a move, Trash): the history keeps their Message-IDs. */
+  readonly relocates?: (params: output<Schema>, server: { readonly labels: boolean }) => boolean;
   /** Checked for every action of a rule before any of them acts: throws to fail the rule with nothing changed. */
   readonly preflight?: (params: output<Schema>, server: ServerFacts) => void;
   /**
