@@ -3,6 +3,7 @@ import { ImapActionError } from '../errors.ts';
 import { toActionError } from './imap-errors.ts';
 import type { SessionCore } from './session-core.ts';
 import { expandUidSetAtMost } from './uid-set.ts';
+import { MATCHES_NOTHING, withinBounds } from './within-bounds.ts';
 
 /**
  * `UID SEARCH` in the selected mailbox; UIDs ascending. With `save`, on a server with SEARCHRES and ESEARCH,
@@ -19,9 +20,15 @@ export async function searchUids(
   const { client, wire } = core;
   wire.lastWarning = undefined;
   const save = options.save && core.profile.searchRes;
+  const bounded = core.profile.within ? withinBounds(query, Date.now()) : query;
+  if (bounded === MATCHES_NOTHING) {
+    // Not sent: the server's `$` still names what it named, which is not this (empty) result.
+    if (save) core.saved.forget();
+    return [];
+  }
   if (save || (options.compact && core.profile.capabilities.has('ESEARCH'))) {
     // SAVE is not among imapflow's typed return options, but it passes them through as written.
-    const result = await client.search(query, {
+    const result = await client.search(bounded, {
       uid: true,
       returnOptions: (save ? ['SAVE', 'ALL'] : ['ALL']) as ['ALL'],
     });
@@ -33,7 +40,7 @@ export async function searchUids(
     if (save) core.saved.remember(sorted);
     return [...sorted];
   }
-  const result = await client.search(query, { uid: true });
+  const result = await client.search(bounded, { uid: true });
   if (!result) throw toActionError('UID SEARCH', wire.lastWarning);
   return [...(result as number[])].sort((a, b) => a - b);
 }

@@ -82,6 +82,9 @@ rules:
   - name: stale
     match: { from: anna@, not: { newerThan: 1d } }
     actions: [{ addFlags: [$Stale] }]
+  - name: settled
+    match: { from: news@, olderThan: 2m }
+    actions: [{ addFlags: [$Settled] }]
   - name: age-x
     match: { from: x@, olderThan: 1d }
     actions: [{ addFlags: [$Aged] }]

@@ -252,6 +252,29 @@ rules:
     });
   }
 
+  it('send no zero interval for a threshold shorter than the window slack (olderThan: 2m, runs 45 s apart)', async () => {
+    // RFC 5032 §3: OLDER and YOUNGER take non-zero seconds; Dovecot answers `OLDER 0` with BAD.
+    const real = Date.now();
+    const user = dovecot.addUser();
+    dovecot.seed(user, 'INBOX', [
+      { raw: makeMail({ messageId: 'crosses' }), internalDate: new Date(real - 150_000) },
+      { raw: makeMail({ messageId: 'fresh' }), internalDate: new Date(real - 30_000) },
+    ]);
+    const ruleset = rulesetOf(`
+rules:
+  - name: age-out
+    match: { olderThan: 2m }
+    actions: [{ moveTo: Aged }]
+`);
+    const first = await run(user, ruleset, { now: new Date(real - 45_000) });
+    assert.equal(first.rules[0]?.acted, 0);
+    const second = await run(user, ruleset, { now: new Date(real) });
+    assert.deepEqual(scans(second), [['incremental', '']]);
+    assert.equal(second.rules[0]?.error, undefined, second.rules[0]?.error);
+    assert.equal(second.rules[0]?.acted, 1);
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Aged'), ['crosses']);
+  });
+
   it('scan in full a mailbox deleted and created again, with new messages at the same UIDs', async () => {
     const user = dovecot.addUser();
     const client = await other(user);
