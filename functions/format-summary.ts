@@ -45,6 +45,7 @@ export function formatSummary(summary: RulesetSummary): string {
       lines.push(`         failed uid ${failure.uid}: ${printable(failure.reason)}`);
     for (const skip of rule.skipped ?? [])
       lines.push(`         skipped uid ${skip.uid}: ${printable(skip.reason)}`);
+    for (const warning of rule.warnings ?? []) lines.push(`         warning: ${printable(warning)}`);
     if (rule.error) lines.push(`         error: ${printable(rule.error)}`);
   }
   return `${lines.join('\n')}\n`;

@@ -16,6 +16,8 @@ export interface AccountState {
   pendingExpunges(mailbox: MailboxInfo): PendingExpunges;
   /** What a ruleset's rules had finished, per mailbox, for incremental runs. */
   checkpoints(ruleset: string): Checkpoints;
+  /** Records that were not believed since the last call (the mailbox went back), in words for the summary. */
+  takeWarnings(): string[];
 }
 
 /** The state handles of one account run; `leaseToken` when it holds the account lease. */
@@ -27,6 +29,7 @@ export function accountState(
   const now = options.now ?? Date.now;
   // One handle per mailbox and keyword: a DeliveryLog keeps what it loaded and coalesces its writes.
   const logs = new Map<string, DeliveryLog>();
+  const warnings: string[] = [];
   return {
     store,
     scope,
@@ -38,13 +41,14 @@ export function accountState(
         new DeliveryLog(
           store,
           scope,
-          { mailbox: mailbox.path, uidValidity: mailbox.uidValidity, keyword },
-          now,
+          { ...mailbox, mailbox: mailbox.path, keyword },
+          { now, warn: (text) => warnings.push(text) },
         );
       logs.set(key, log);
       return log;
     },
     pendingExpunges: (mailbox) => new PendingExpunges(store, scope, mailbox, now),
     checkpoints: (ruleset) => new Checkpoints(store, scope, ruleset, now),
+    takeWarnings: () => warnings.splice(0),
   };
 }

@@ -3,6 +3,13 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.ts';
 import { expandUidSetAtMost } from '../imap/uid-set.ts';
 import type { Rule, Ruleset } from '../rules/schema.ts';
+import {
+  readWatermark,
+  type StoredWatermark,
+  storedWatermark,
+  type Watermark,
+  wentBack,
+} from '../state/mailbox-watermark.ts';
 import { journalSet } from '../state/run-journal.ts';
 import type { MessageSample } from './summary.ts';
 
@@ -32,6 +39,8 @@ export interface PlannedRule {
   readonly uidValidity: string;
   /** The messages the rule would act on, as a UID set. */
   readonly uids: string;
+  /** The mailbox when the plan was made (plans of older versions lack it): apply refuses one that went back. */
+  readonly at?: StoredWatermark;
   readonly actions: readonly Rule['actions'][number][];
   readonly sample?: readonly MessageSample[];
 }
@@ -74,7 +83,7 @@ export interface PlanLimits {
    */
   uidsOf(
     where: { readonly scope: string; readonly ruleset: string; readonly rule: string },
-    mailbox: { readonly path: string; readonly uidValidity: bigint; readonly exists: number },
+    mailbox: { readonly path: string; readonly uidValidity: bigint; readonly exists: number } & Watermark,
   ): { readonly uids: ReadonlySet<number>; readonly refused?: string } | undefined;
 }
 
@@ -91,16 +100,32 @@ export function planLimits(plan: Plan): PlanLimits {
       }
       // A hand-edited plan cannot name more messages than the mailbox holds (nor exhaust memory trying).
       const uids = expandUidSetAtMost(planned.uids, mailbox.exists);
-      return uids
-        ? { uids: new Set(uids) }
-        : { uids: new Set(), refused: `the plan names more messages than ${mailbox.path} holds` };
+      if (!uids)
+        return { uids: new Set(), refused: `the plan names more messages than ${mailbox.path} holds` };
+      const back = wentBackSince(planned, uids, mailbox);
+      return back ? { uids: new Set(), refused: back } : { uids: new Set(uids) };
     },
   };
 }
 
+/**
+ * Why the mailbox is not as the plan saw it though its UIDVALIDITY is: it went back (put back from a backup,
+ * RFC 3501 §2.3.1.1 promises UIDNEXT never does), so the planned UIDs may name other messages now.
+ */
+function wentBackSince(planned: PlannedRule, uids: readonly number[], mailbox: Watermark & { path: string }) {
+  const at = readWatermark(planned.at);
+  const highest = uids.reduce((most, uid) => Math.max(most, uid), 0);
+  const reason =
+    (at && wentBack(at, mailbox)) ??
+    (highest >= mailbox.uidNext ? `UIDNEXT ${mailbox.uidNext} <= planned UID ${highest}` : undefined);
+  return reason
+    ? `${mailbox.path} went back since the plan (${reason}; restored from a backup?): the planned UIDs may name other messages now`
+    : undefined;
+}
+
 export function plannedRule(
   rule: Rule,
-  mailbox: { readonly path: string; readonly uidValidity: bigint },
+  mailbox: { readonly path: string; readonly uidValidity: bigint } & Watermark,
   uids: readonly number[],
   sample?: readonly MessageSample[],
 ): PlannedRule {
@@ -109,6 +134,7 @@ export function plannedRule(
     mailbox: mailbox.path,
     uidValidity: mailbox.uidValidity.toString(),
     uids: journalSet(uids),
+    at: storedWatermark(mailbox),
     actions: rule.actions,
     ...(sample ? { sample } : {}),
   };

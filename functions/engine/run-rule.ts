@@ -72,7 +72,9 @@ export async function runRule(
   // connection over; nothing else would ever match those messages again (SEARCH skips \Deleted).
   const mayExpunge = steps.some((step) => step.definition.mayExpunge(step.params, facts));
   const resumed =
-    !run.dryRun && mayExpunge ? await finishInterruptedExpunges(session, run.state, mailbox) : 0;
+    !run.dryRun && mayExpunge
+      ? await finishInterruptedExpunges(session, run.state, mailbox)
+      : { finished: 0, forgotten: [] };
   const memory = run.memoryOf(mailbox);
   const heldBack = new Set([...memory.heldBack, ...memory.removed]);
   const { matched, actionable, skipped } = await selectMessages(session, rule, mailbox, {
@@ -108,13 +110,14 @@ export async function runRule(
   if (rule.stop || applied.failure) for (const uid of matched) memory.heldBack.add(uid);
   if (run.dryRun) for (const uid of applied.removed) memory.removed.add(uid);
   const actions: ActionSummary[] = [
-    ...(resumed > 0 ? [{ type: 'finishInterruptedExpunge', count: resumed }] : []),
+    ...(resumed.finished > 0 ? [{ type: 'finishInterruptedExpunge', count: resumed.finished }] : []),
     ...applied.actions,
   ];
   const failure = applied.failure ?? deliveryFailure(applied.failed, acted.length);
   // Clean: nothing this rule matched waits for a later run, so its checkpoint may move past it.
   const clean = !failure && skipped.length === 0 && acted.length === actionable.length;
   const unsaved = await run.scans.end(rule, mailboxPath, clean);
+  const warnings = [...resumed.forgotten, ...run.state.takeWarnings()];
   return {
     name: rule.name,
     mailbox: mailbox.path,
@@ -128,6 +131,7 @@ export async function runRule(
     ...(skipped.length > 0 || planned?.skipped.length
       ? { skipped: [...skipped, ...(planned?.skipped ?? [])] }
       : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
     ...(failure ?? unsaved),
   };
 }

@@ -4,6 +4,7 @@ import { toRanges } from '../imap/uid-set.ts';
 import type { Match, Rule } from '../rules/schema.ts';
 import { parseDuration } from '../rules/units.ts';
 import { type Checkpoint, UNREADABLE } from '../state/checkpoints.ts';
+import { wentBack } from '../state/mailbox-watermark.ts';
 import { stepOf } from './actions/index.ts';
 import { deliveryMarks } from './delivery-exclusions.ts';
 
@@ -78,6 +79,9 @@ function fullReasonOf(
   if (!since) return 'first run';
   if (since.digest !== input.digest) return 'rule changed';
   if (since.uidValidity !== input.mailbox.uidValidity) return 'uidvalidity changed';
+  // Restored from a backup: "what changed since" would miss the mail put back (its UIDs and MODSEQs are old).
+  const back = wentBack(since, input.mailbox);
+  if (back) return `mailbox went back: ${back}`;
   if (input.now.getTime() < since.at.getTime()) return 'clock went back';
   if (input.now.getTime() - since.fullAt.getTime() >= input.fullScanEveryMs) return 'periodic';
   return undefined;

@@ -42,6 +42,11 @@ export interface RuleSummary {
   readonly failed?: MessageProblem[];
   /** Messages SEARCH found whose client-side checks could not be made (left alone, not a rule failure). */
   readonly skipped?: MessageProblem[];
+  /**
+   * What mailsift remembered about this mailbox and did not believe (it was put back from a backup since),
+   * and what it did instead; nothing was lost.
+   */
+  readonly warnings?: string[];
   /** Times the rule was run again because the server refused it for load (then it went through, or this failed). */
   readonly retries?: number;
   readonly error?: string;

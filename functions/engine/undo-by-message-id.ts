@@ -24,7 +24,9 @@ export async function withUidsFoundByMessageId(
     for (const action of rule.actions) {
       const to = action.to;
       const traced = to?.messageIds && !to.uids && to.uidNext !== undefined && action.uids;
-      if (!traced || (await sameMailbox(undoing, to.mailbox, to.uidValidity))) {
+      // The target's UIDNEXT before the run, less one: the highest UID that was there then.
+      const known = traced && to.uidNext > 1 ? [to.uidNext - 1] : [];
+      if (!traced || (await sameMailbox(undoing, to.mailbox, to.uidValidity, known))) {
         actions.push(action); // reported where its step runs
         continue;
       }

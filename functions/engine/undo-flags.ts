@@ -59,7 +59,8 @@ export async function undoFlags(
   let restored = 0;
   let missing = 0;
   for (const place of byPlace.values()) {
-    const refused = await sameMailbox(undoing, place.mailbox, place.validity || undefined);
+    const known = [...place.flags.values()].flat();
+    const refused = await sameMailbox(undoing, place.mailbox, place.validity || undefined, known);
     if (refused) {
       report.notUndone.push(
         line(rule, action, refused, Math.max(...[...place.flags.values()].map((u) => u.length))),

@@ -52,14 +52,16 @@ export function line(rule: JournalRule, action: JournalAction, why?: string, cou
 
 /**
  * Opens `mailbox` and checks it is the one the run changed: same UIDVALIDITY (RFC 3501 §2.3.1.1), else the UIDs
- * name other messages now. Returns why not, or undefined.
+ * name other messages now; and not put back from a backup since: every UID the run knew there (`knownUids`)
+ * stays below UIDNEXT for ever, unless the mailbox went back. Returns why not, or undefined.
  */
 export async function sameMailbox(
   undoing: Pick<Undoing, 'session' | 'dryRun'>,
   mailbox: string,
   uidValidity: string | undefined,
+  knownUids: readonly number[] = [],
 ): Promise<string | undefined> {
-  const opened = await openSame(undoing, mailbox, uidValidity);
+  const opened = await openSame(undoing, mailbox, uidValidity, knownUids);
   return 'why' in opened ? opened.why : undefined;
 }
 
@@ -68,11 +70,21 @@ export async function openSame(
   undoing: Pick<Undoing, 'session' | 'dryRun'>,
   mailbox: string,
   uidValidity: string | undefined,
+  knownUids: readonly number[] = [],
 ): Promise<{ info: MailboxInfo } | { why: string }> {
   try {
     const info = await undoing.session.openMailbox(mailbox, undoing.dryRun);
     if (uidValidity !== undefined && info.uidValidity.toString() !== uidValidity) {
       return { why: `${mailbox} was deleted and created again since (its UIDVALIDITY changed)` };
+    }
+    let highest = 0;
+    for (const uid of knownUids) if (uid > highest) highest = uid;
+    if (highest >= info.uidNext) {
+      return {
+        why:
+          `${mailbox} went back since the run (UIDNEXT ${info.uidNext} <= UID ${highest} the run knew there: ` +
+          'restored from a backup?), so its UIDs may name other messages now',
+      };
     }
     return { info };
   } catch (error) {

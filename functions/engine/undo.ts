@@ -168,12 +168,13 @@ async function whereTheRunPutThem(
   // Found by Message-ID, none of them: said already (undo-by-message-id.ts).
   if (to.foundByMessageId && !to.uids) return undefined;
   const noCopyUid = `the server gave no COPYUID (no UIDPLUS): the ${what} cannot be told apart in ${to.mailbox}`;
-  const opened = to.uids ? await openSame(undoing, to.mailbox, to.uidValidity) : { why: noCopyUid };
+  const targets = to.uids ? expandUidSet(to.uids) : [];
+  const opened = to.uids ? await openSame(undoing, to.mailbox, to.uidValidity, targets) : { why: noCopyUid };
   if ('why' in opened || !to.uids) {
     undoing.report.notUndone.push(line(rule, action, 'why' in opened ? opened.why : noCopyUid));
     return undefined;
   }
-  return { to, targets: expandUidSet(to.uids), info: opened.info };
+  return { to, targets, info: opened.info };
 }
 
 async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalAction): Promise<void> {

@@ -1,4 +1,11 @@
 import { expandUidSet, toRanges } from '../imap/uid-set.ts';
+import {
+  readWatermark,
+  type StoredWatermark,
+  storedWatermark,
+  type Watermark,
+  wentBack,
+} from './mailbox-watermark.ts';
 import { keySegment, type StateStore, stateKey } from './store.ts';
 
 /** A delivery record lives this long after its last write; a real run rewrites one it reads at REFRESH_MS old. */
@@ -15,6 +22,8 @@ interface StoredDeliveries {
   /** UID ranges, `1:5,9`. */
   readonly uids: string;
   readonly writtenAt: number;
+  /** The mailbox when the record was written (records of older versions lack it). */
+  readonly at?: StoredWatermark;
 }
 
 /** One block's record: what it holds, what its last write stored, and the write in flight. */
@@ -37,14 +46,18 @@ export class DeliveryLog {
   private readonly now: () => number;
   private loading: Promise<Map<number, Block>> | undefined;
   private refreshed = false;
+  private readonly mailbox: Watermark;
+  private readonly warn: (text: string) => void;
 
   constructor(
     store: StateStore,
     scope: string,
-    where: { readonly mailbox: string; readonly uidValidity: bigint; readonly keyword: string },
-    now: () => number = Date.now,
+    where: { readonly mailbox: string; readonly uidValidity: bigint; readonly keyword: string } & Watermark,
+    options: { readonly now?: () => number; readonly warn?: (text: string) => void } = {},
   ) {
     this.store = store;
+    this.mailbox = where;
+    this.warn = options.warn ?? (() => undefined);
     this.prefix = stateKey(
       scope,
       'deliveries',
@@ -53,7 +66,7 @@ export class DeliveryLog {
       keySegment(where.keyword),
       '',
     );
-    this.now = now;
+    this.now = options.now ?? Date.now;
   }
 
   /** The UIDs delivered so far. `refresh`: a real run keeps the records it reads from expiring. */
@@ -95,10 +108,12 @@ export class DeliveryLog {
       for (const record of records) {
         const uids = new Set(expandUidSet(record.value.uids ?? ''));
         const index = Number(record.key.slice(this.prefix.length));
+        const forgotten = this.wentBackFrom(record.key, record.value, uids);
         blocks.set(index, {
           uids,
-          written: new Set(uids),
-          writtenAt: record.value.writtenAt,
+          // A block that forgot UIDs is written again with the next delivery, without them.
+          written: forgotten ? new Set() : new Set(uids),
+          writtenAt: forgotten ? 0 : record.value.writtenAt,
           writing: Promise.resolve(),
         });
       }
@@ -107,12 +122,32 @@ export class DeliveryLog {
     return this.loading;
   }
 
+  /**
+   * A record written when the mailbox stood further on (put back from a backup since): the UIDs from today's
+   * UIDNEXT on name no message now and will be given to new mail, which must still be posted; they are taken
+   * out of `uids`. Returns whether any were.
+   */
+  private wentBackFrom(key: string, value: StoredDeliveries, uids: Set<number>): boolean {
+    const at = readWatermark(value.at);
+    const reason = at && wentBack(at, this.mailbox);
+    if (!reason) return false;
+    const stale = [...uids].filter((uid) => uid >= this.mailbox.uidNext);
+    for (const uid of stale) uids.delete(uid);
+    this.warn(
+      `the mailbox went back (${reason}) since delivery record ${key} was written: ` +
+        `${stale.length} delivered UID(s) from UIDNEXT ${this.mailbox.uidNext} on are forgotten, ` +
+        'so new mail given those UIDs is posted',
+    );
+    return stale.length > 0;
+  }
+
   private async write(index: number, block: Block): Promise<void> {
     const snapshot = new Set(block.uids);
     const writtenAt = this.now();
+    const at = storedWatermark(this.mailbox);
     await this.store.put(
       `${this.prefix}${index}`,
-      { uids: toRanges(snapshot).join(','), writtenAt } satisfies StoredDeliveries,
+      { uids: toRanges(snapshot).join(','), writtenAt, at } satisfies StoredDeliveries,
       { expiresAt: writtenAt + RECORD_LIFETIME_MS },
     );
     block.written = snapshot;

@@ -1,4 +1,5 @@
 import { expandUidSet, toRanges } from '../imap/uid-set.ts';
+import { readWatermark, storedWatermark, type Watermark, wentBack } from './mailbox-watermark.ts';
 import { keySegment, type StateStore, stateKey } from './store.ts';
 
 /** A pending expunge nobody finished (its mailbox was deleted, say) is forgotten after this long. */
@@ -17,22 +18,41 @@ export class PendingExpunges {
   private readonly store: StateStore;
   private readonly prefix: string;
   private readonly now: () => number;
+  private readonly mailbox: Watermark;
 
   constructor(
     store: StateStore,
     scope: string,
-    mailbox: { readonly path: string; readonly uidValidity: bigint },
+    mailbox: { readonly path: string; readonly uidValidity: bigint } & Watermark,
     now: () => number = Date.now,
   ) {
     this.store = store;
+    this.mailbox = mailbox;
     this.prefix = stateKey(scope, 'expunges', keySegment(mailbox.path), mailbox.uidValidity.toString(), '');
     this.now = now;
   }
 
-  /** The UIDs an earlier run meant to expunge and may not have. */
-  async pending(): Promise<number[]> {
-    const records = await this.store.list<{ uids: string }>(this.prefix);
-    return records.flatMap((record) => expandUidSet(record.value.uids ?? ''));
+  /**
+   * The UIDs an earlier run meant to expunge and may not have. A record written when the mailbox stood further
+   * on than it does now (it was put back from a backup since) is not believed: its UIDs may hold other mail now,
+   * or will; it is given back in `wentBack` with the reason, for the caller to forget and report.
+   */
+  async pending(): Promise<{ uids: number[]; wentBack: { key: string; reason: string }[] }> {
+    const records = await this.store.list<{ uids: string; at?: unknown }>(this.prefix);
+    const uids: number[] = [];
+    const back: { key: string; reason: string }[] = [];
+    for (const record of records) {
+      const at = readWatermark(record.value.at);
+      const reason = at && wentBack(at, this.mailbox);
+      if (reason) back.push({ key: record.key, reason });
+      else uids.push(...expandUidSet(record.value.uids ?? ''));
+    }
+    return { uids, wentBack: back };
+  }
+
+  /** Forgets the records `pending` did not believe. */
+  async forget(keys: readonly string[]): Promise<void> {
+    for (const key of keys) await this.store.delete(key);
   }
 
   /** Writes down `uids` before they are marked `\Deleted`, a record per UIDS_PER_RECORD of them. */
@@ -40,7 +60,8 @@ export class PendingExpunges {
     const expiresAt = this.now() + RECORD_LIFETIME_MS;
     for (let start = 0; start < uids.length; start += UIDS_PER_RECORD) {
       const part = toRanges(uids.slice(start, start + UIDS_PER_RECORD)).join(',');
-      await this.store.put(`${this.prefix}${start / UIDS_PER_RECORD}`, { uids: part }, { expiresAt });
+      const at = storedWatermark(this.mailbox);
+      await this.store.put(`${this.prefix}${start / UIDS_PER_RECORD}`, { uids: part, at }, { expiresAt });
     }
   }
 

@@ -95,6 +95,8 @@ describe('planGroup', () => {
       [{ checkpoint: undefined }, 'first run'],
       [{ digest: 'other' }, 'rule changed'],
       [{ mailbox: mailbox({ uidValidity: 8n }) }, 'uidvalidity changed'],
+      [{ mailbox: mailbox({ highestModseq: 12n }) }, 'mailbox went back: HIGHESTMODSEQ 12 < 40'],
+      [{ mailbox: mailbox({ uidNext: 9 }) }, 'mailbox went back: UIDNEXT 9 < 11'],
       [{ now: new Date(checkpoint.at.getTime() - 1) }, 'clock went back'],
       [{ fullScanEveryMs: 2 * HOUR }, 'periodic'],
     ];

@@ -298,7 +298,7 @@ describe('worker bundle', () => {
   });
 
   it('drops a tick a finished run already covered, and runs a later one', async () => {
-    const { user, parameters } = await freshAccount();
+    const { parameters } = await freshAccount();
     try {
       // Three ticks queued while the account was slow: 10:00 runs (it starts now, after 10:05 and 10:10 were
       // queued), so the run covers both; a tick scheduled after it started runs again.
@@ -468,7 +468,7 @@ describe('worker bundle', () => {
   });
 
   it('keeps to the time budget: a message is not started late, and a run cut short covers no tick', async () => {
-    const { user, parameters } = await freshAccount();
+    const { parameters } = await freshAccount();
     const table = await dynamo.createStateTable();
     try {
       const late = record(tick('test'));

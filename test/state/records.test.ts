@@ -7,7 +7,7 @@ import { MemoryStateStore } from '../../functions/state/memory-store.ts';
 import { PendingExpunges } from '../../functions/state/pending-expunges.ts';
 import type { PutOptions } from '../../functions/state/store.ts';
 
-const SOURCE = { path: 'INBOX', uidValidity: 7n };
+const SOURCE = { path: 'INBOX', uidValidity: 7n, uidNext: 20, highestModseq: 100n };
 const SCOPE = { ruleset: 'rs', rule: 'keep', source: SOURCE, target: 'Archive' };
 
 describe('the copy journal', () => {
@@ -113,7 +113,13 @@ class CountingStore extends MemoryStateStore {
 }
 
 describe('the delivery log', () => {
-  const where = { mailbox: 'INBOX', uidValidity: 7n, keyword: '$mailsift-fwd-fwd' };
+  const where = {
+    mailbox: 'INBOX',
+    uidValidity: 7n,
+    keyword: '$mailsift-fwd-fwd',
+    uidNext: 20,
+    highestModseq: 100n,
+  };
 
   it('remembers what was delivered across runs, per mailbox, UIDVALIDITY and keyword', async () => {
     const store = new MemoryStateStore();
@@ -131,6 +137,27 @@ describe('the delivery log', () => {
     ]) {
       assert.equal((await new DeliveryLog(store, 'acct', other).load({ refresh: false })).size, 0);
     }
+  });
+
+  it('forgets, once the mailbox went back, the delivered UIDs from its UIDNEXT on, and says so', async () => {
+    const store = new MemoryStateStore();
+    const log = new DeliveryLog(store, 'acct', where);
+    for (const uid of [3, 12, 19]) await log.add(uid);
+    const warnings: string[] = [];
+    const restored = { ...where, uidNext: 10, highestModseq: 60n };
+    const after = new DeliveryLog(store, 'acct', restored, { warn: (text) => warnings.push(text) });
+    assert.deepEqual([...(await after.load({ refresh: false }))], [3]);
+    assert.match(
+      warnings.join('\n'),
+      /went back \(HIGHESTMODSEQ 60 < 100\).*2 delivered UID\(s\) from UIDNEXT 10 on/,
+    );
+    // New mail takes UID 12 again: posted, and the record written anew without the forgotten UIDs.
+    await after.add(12);
+    const stored = await new DeliveryLog(store, 'acct', restored).load({ refresh: false });
+    assert.deepEqual(
+      [...stored].sort((a, b) => a - b),
+      [3, 12],
+    );
   });
 
   it('deliveries finishing together share writes, and each is durable when its add resolves', async () => {
@@ -166,11 +193,11 @@ describe('the delivery log', () => {
   it('a real run keeps an old record from expiring by writing it again', async () => {
     let now = 1_700_000_000_000;
     const store = new CountingStore({ now: () => now });
-    await new DeliveryLog(store, 'acct', where, () => now).add(1);
+    await new DeliveryLog(store, 'acct', where, { now: () => now }).add(1);
     now += 31 * 24 * 60 * 60_000;
-    await new DeliveryLog(store, 'acct', where, () => now).load({ refresh: false });
+    await new DeliveryLog(store, 'acct', where, { now: () => now }).load({ refresh: false });
     assert.equal(store.writes, 1, 'a dry run writes nothing');
-    await new DeliveryLog(store, 'acct', where, () => now).load({ refresh: true });
+    await new DeliveryLog(store, 'acct', where, { now: () => now }).load({ refresh: true });
     assert.equal(store.writes, 2);
   });
 });
@@ -179,11 +206,34 @@ describe('pending expunges', () => {
   it('are written before and deleted after, per mailbox and UIDVALIDITY', async () => {
     const store = new MemoryStateStore();
     const pending = new PendingExpunges(store, 'acct', SOURCE);
-    assert.deepEqual(await pending.pending(), []);
+    assert.deepEqual((await pending.pending()).uids, []);
     await pending.record([5, 6, 7, 9]);
-    assert.deepEqual(await new PendingExpunges(store, 'acct', SOURCE).pending(), [5, 6, 7, 9]);
-    assert.deepEqual(await new PendingExpunges(store, 'acct', { ...SOURCE, uidValidity: 8n }).pending(), []);
+    assert.deepEqual((await new PendingExpunges(store, 'acct', SOURCE).pending()).uids, [5, 6, 7, 9]);
+    const renumbered = new PendingExpunges(store, 'acct', { ...SOURCE, uidValidity: 8n });
+    assert.deepEqual((await renumbered.pending()).uids, []);
     await pending.done();
-    assert.deepEqual(await pending.pending(), []);
+    assert.deepEqual((await pending.pending()).uids, []);
+  });
+
+  it('are not believed once the mailbox went back below where it stood when they were written', async () => {
+    const store = new MemoryStateStore();
+    await new PendingExpunges(store, 'acct', SOURCE).record([5, 6]);
+    const further = await new PendingExpunges(store, 'acct', {
+      ...SOURCE,
+      uidNext: 30,
+      highestModseq: 150n,
+    }).pending();
+    assert.deepEqual(further, { uids: [5, 6], wentBack: [] });
+    for (const [restored, reason] of [
+      [{ highestModseq: 40n }, 'HIGHESTMODSEQ 40 < 100'],
+      [{ uidNext: 6 }, 'UIDNEXT 6 < 20'],
+    ] as const) {
+      const back = await new PendingExpunges(store, 'acct', { ...SOURCE, ...restored }).pending();
+      assert.deepEqual(back.uids, []);
+      assert.deepEqual(
+        back.wentBack.map((each) => each.reason),
+        [reason],
+      );
+    }
   });
 });
