@@ -48,7 +48,8 @@ export async function trailOf(
   };
 }
 
-async function fetchMessageIds(session: ImapSession, uids: readonly number[]) {
+/** UID → Message-ID of `uids` in the selected mailbox (one FETCH of the header); absent UIDs are left out. */
+export async function fetchMessageIds(session: ImapSession, uids: readonly number[]) {
   const { messages } = await session.fetch(uids, { headers: ['message-id'] });
   return new Map(messages.map((message) => [message.uid, messageIdOf(message)]));
 }

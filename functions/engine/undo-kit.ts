@@ -2,6 +2,7 @@ import { MailboxNotFoundError } from '../errors.ts';
 import type { ImapSession, MailboxInfo } from '../imap/session.ts';
 import { type JournalAction, type JournalRule, journalSet } from '../state/run-journal.ts';
 import type { AccountState } from './account-state.ts';
+import { fetchMessageIds } from './message-id-trail.ts';
 
 /** What the steps of an undo (undo.ts, undo-flags.ts) share. One line of its report: */
 export interface UndoLine {
@@ -101,4 +102,18 @@ export async function stillThere(
 ): Promise<number[]> {
   if (uids.length === 0) return [];
   return await session.searchUids({ uid: journalSet(uids), ...(andDeleted ? {} : { deleted: false }) });
+}
+
+/**
+ * Of the UIDs in `expected` (selected mailbox), those holding another message than the run put there: a
+ * Message-ID other than the one the history kept. After a restore from a backup, new mail is given the UIDs
+ * again, which UIDNEXT alone cannot tell once as much has arrived. UIDs kept without a Message-ID are believed.
+ */
+export async function otherMessagesAt(
+  session: ImapSession,
+  expected: ReadonlyMap<number, string>,
+): Promise<Set<number>> {
+  if (expected.size === 0) return new Set();
+  const found = await fetchMessageIds(session, [...expected.keys()]);
+  return new Set([...expected].filter(([uid, id]) => found.get(uid) !== id).map(([uid]) => uid));
 }

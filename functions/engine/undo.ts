@@ -24,7 +24,7 @@ import { moveOnce } from './transfer.ts';
 import { withUidsFoundByMessageId } from './undo-by-message-id.ts';
 import { reportGone } from './undo-elsewhere.ts';
 import { runMoves, undoFlags } from './undo-flags.ts';
-import { line, openSame, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
+import { line, openSame, otherMessagesAt, stillThere, type Undoing, type UndoLine } from './undo-kit.ts';
 
 /** What an undo did, and what it could not do and why, per rule and action of the run it took back. */
 export interface UndoReport {
@@ -199,19 +199,39 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
   const real = targets.filter((uid) => uid > 0);
   const present = new Set(await stillThere(session, real));
   for (const uid of targets) if (uid < 0) present.add(uid);
+  const others = await otherMessagesAt(session, keptIds(to, now, present));
   // Ascending, so that the undo's own record pairs each UID with its COPYUID in the same order.
-  const back = real.filter((uid) => present.has(uid)).sort((a, b) => a - b);
+  const back = real.filter((uid) => present.has(uid) && !others.has(uid)).sort((a, b) => a - b);
+  if (others.size > 0) {
+    const why = `holds other messages at those UIDs now (not the Message-IDs the run moved: restored from a backup?)`;
+    report.notUndone.push(line(rule, action, `${to.mailbox} ${why}`, others.size));
+  }
   const gone = targets.flatMap((uid, index) => (present.has(uid) ? [] : [index]));
   const sources = expandUidSet(action.uids);
   const sourceOf = new Map(targets.map((uid, index) => [uid, sources[index] as number]));
   // A dry run moves nothing: what it would move back into the rule's mailbox is noted for an earlier move there.
   if (undoing.dryRun)
     for (const uid of targets)
-      if (present.has(uid)) renumberedIn(undoing, rule.mailbox).set(sourceOf.get(uid) as number, 'would');
+      if (present.has(uid) && !others.has(uid)) renumberedIn(undoing, rule.mailbox).set(sourceOf.get(uid) as number, 'would');
   if (back.length > 0) await moveBack(undoing, rule, { to, info, sourceOf }, back);
   const restored = back.length + targets.filter((uid) => uid < 0).length;
   if (restored > 0) report.restored.push(line(rule, action, foundHow(to), restored));
   if (gone.length > 0) await reportGone(undoing, rule, action, gone);
+}
+
+/** Target UID → the Message-ID the run kept for it, for the UIDs `present` (a chained move's renumbering followed). */
+function keptIds(
+  to: NonNullable<JournalAction['to']>,
+  now: readonly (number | 'would')[],
+  present: ReadonlySet<number>,
+): Map<number, string> {
+  const ids = to.messageIds?.length === now.length ? to.messageIds : [];
+  const kept = new Map<number, string>();
+  ids.forEach((id, index) => {
+    const uid = now[index];
+    if (id !== null && typeof uid === 'number' && present.has(uid)) kept.set(uid, id);
+  });
+  return kept;
 }
 
 /** Moves `back` (UIDs in the selected target) to the rule's mailbox, and records that in the undo's journal. */

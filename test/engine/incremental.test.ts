@@ -300,6 +300,46 @@ rules:
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Lists', '$News'), ['l3', 'l4']);
   });
 
+  it('scan in full a mailbox restored from a backup (same UIDVALIDITY), and act as a full scan would', async () => {
+    const user = dovecot.addUser();
+    await (await other(user)).create('Finance');
+    seedMixed(dovecot, user, 30, 'r');
+    const backup = dovecot.snapshot(user);
+    // Filed, then more mail filed: the checkpoint is past the backup in HIGHESTMODSEQ and in UIDNEXT.
+    assert.deepEqual(scans(await run(user, FILING)), [
+      ['full', 'first run'],
+      ['full', 'first run'],
+    ]);
+    seedMixed(dovecot, user, 6, 'late');
+    assert.deepEqual(
+      scans(await run(user, FILING)).map(([scan]) => scan),
+      ['incremental', 'incremental'],
+    );
+    backup.restore();
+    const restored = await run(user, FILING);
+    const [reason] = scans(restored).map(([, why]) => why);
+    assert.match(reason ?? '', /^mailbox went back: HIGHESTMODSEQ \d+ < \d+$/);
+    assert.deepEqual(
+      scans(restored).map(([scan]) => scan),
+      ['full', 'full'],
+    );
+    // Everything the backup brought back is filed again, exactly as a first run over it would.
+    assert.deepEqual(
+      restored.rules.map((rule) => rule.acted),
+      [10, 10],
+    );
+    const state = await dovecot.mailboxState(user);
+    assert.deepEqual(
+      idsIn(state, 'Finance'),
+      Array.from({ length: 10 }, (_, index) => `r${index * 3}`).sort(),
+    );
+    assert.deepEqual(idsIn(state, 'INBOX', '$News').length, 10);
+    assert.deepEqual(
+      scans(await run(user, FILING)).map(([scan]) => scan),
+      ['incremental', 'incremental'],
+    );
+  });
+
   it('scan in full after a rule changed, with --full, and for a rule that acts again (copyTo)', async () => {
     const user = dovecot.addUser();
     seedMixed(dovecot, user, 3);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runRuleset } from '../../functions/engine/run.ts';
-import { undoRun } from '../../functions/engine/undo.ts';
+import { type UndoReport, undoRun } from '../../functions/engine/undo.ts';
 import { historyEntries } from '../../functions/history.ts';
 import type { StateStore } from '../../functions/state/store.ts';
 import { CORPUS } from '../helpers/corpus.ts';
@@ -241,6 +241,48 @@ describe('undo: what it cannot do', () => {
       report.notUndone.map((line) => `${line.rule} ${line.count} ${line.why}`),
       ['purge 2 expunged for good', 'file 2 Gone no longer exists'],
     );
+  });
+
+  it('refuses a run from before the mailbox was restored from a backup, and says why', async () => {
+    const user = withMove.addUser();
+    withMove.seed(user, 'INBOX', CORPUS);
+    withMove.seed(user, 'Filed', []);
+    const backup = withMove.snapshot(user);
+    const state = testState();
+    const summary = await runRuleset(
+      rulesetOf(`rules:
+  - { name: file, match: { from: billing@ }, actions: [{ addFlags: [$Filed] }, { moveTo: Filed }] }
+`),
+      withMove.account(user),
+      { state, dryRun: false },
+    );
+    const [entry] = await historyEntries(state, summary.runId, {});
+    assert.ok(entry);
+    backup.restore();
+    const restored = await where(withMove, user);
+    const refusals = (report: UndoReport) => ({
+      restored: report.restored.reduce((sum, line) => sum + line.count, 0),
+      notUndone: report.notUndone.map((line) => `${line.action} ${line.count} ${line.why}`),
+    });
+    const wentBack =
+      'Filed went back since the run (UIDNEXT 1 <= UID 2 the run knew there: restored from a backup?), so its UIDs may name other messages now';
+    assert.deepEqual(refusals(await undoRun(entry, withMove.account(user), { state, dryRun: false })), {
+      restored: 0,
+      notUndone: [`addFlags $Filed 2 ${wentBack}`, `moveTo Filed 2 ${wentBack}`],
+    });
+    assert.deepEqual(await where(withMove, user), restored, 'the undo touched nothing');
+    // New mail since the restore took the UIDs the run had moved to: the Message-IDs tell them apart.
+    withMove.seed(
+      user,
+      'Filed',
+      ['n1', 'n2', 'n3'].map((id) => ({ raw: makeMail({ messageId: id, from: 'billing@acme.test' }) })),
+    );
+    const delivered = await where(withMove, user);
+    const again = refusals(await undoRun(entry, withMove.account(user), { state, dryRun: false }));
+    assert.deepEqual(again.notUndone, [
+      'moveTo Filed 2 Filed holds other messages at those UIDs now (not the Message-IDs the run moved: restored from a backup?)',
+    ]);
+    assert.deepEqual(await where(withMove, user), delivered, 'the undo moved none of the new mail');
   });
 });
 

@@ -88,6 +88,12 @@ export interface TestDovecot {
   doveadm(...args: string[]): Promise<string>;
   /** Every message of every mailbox of `user`, by mailbox, UIDs ascending. */
   mailboxState(user: string): Promise<Map<string, MessageState[]>>;
+  /**
+   * Copies a user's whole Maildir, indexes included, as a nightly backup would; `restore` puts it back. The
+   * restored mailboxes keep their UIDVALIDITY while UIDNEXT and HIGHESTMODSEQ go back to the snapshot's.
+   * No client may hold a mailbox of the user open across a restore (Dovecot would see its files vanish).
+   */
+  snapshot(user: string): { restore(): void };
   stop(): Promise<void>;
 }
 
@@ -253,6 +259,19 @@ ${trashSpecialUse}  }
       }
     },
     doveadm,
+    snapshot(user) {
+      seedCounter += 1;
+      const copy = join(dir, 'snapshots', `${user}-${seedCounter}`);
+      mkdirSync(join(dir, 'snapshots'), { recursive: true });
+      // cp -a keeps owners, modes and mtimes (INTERNALDATE on maildir), as a restore from backup does.
+      execFileSync('cp', ['-a', join(homeOf(user), 'Maildir'), copy]);
+      return {
+        restore() {
+          rmSync(join(homeOf(user), 'Maildir'), { recursive: true, force: true });
+          execFileSync('cp', ['-a', copy, join(homeOf(user), 'Maildir')]);
+        },
+      };
+    },
     async mailboxState(user) {
       const output = await doveadm('fetch', '-u', user, 'mailbox uid flags hdr.message-id', 'all');
       const state = new Map<string, MessageState[]>();
