@@ -1,7 +1,7 @@
 import type { ImapSession, MailboxInfo } from '../imap/session.ts';
 import type { Rule, Ruleset } from '../rules/schema.ts';
 import { parseDuration } from '../rules/units.ts';
-import type { Checkpoints } from '../state/checkpoints.ts';
+import type { Checkpoint, Checkpoints } from '../state/checkpoints.ts';
 import {
   type Candidates,
   candidateSet,
@@ -26,6 +26,8 @@ interface Group {
   candidates: Candidates;
   /** Rules of the group that ended, and whether each left nothing for a later run. */
   readonly ended: Map<string, boolean>;
+  /** Whether a rule of the group changed the mailbox (flags, expunges): its HIGHESTMODSEQ went up. */
+  changed: boolean;
 }
 
 /**
@@ -59,6 +61,7 @@ export class RulesetScans {
         durations: durationsOf(rules),
         candidates: { uids: [], interleaved: false },
         ended: new Map(),
+        changed: false,
       });
     }
   }
@@ -111,10 +114,15 @@ export class RulesetScans {
    * The rule ended; `clean` when it acted on everything it matched (no failure, nothing left for `limit`, nothing
    * unreadable). After the group's last rule, a clean group's checkpoint is written; a failed write is returned.
    */
-  async end(rule: Rule, path: string, clean: boolean): Promise<ErrorSummary | undefined> {
+  async end(
+    rule: Rule,
+    path: string,
+    outcome: { readonly clean: boolean; readonly changed: boolean },
+  ): Promise<ErrorSummary | undefined> {
     const group = this.groupOf(path);
-    group.ended.set(rule.name, clean);
-    const next = group.plan?.next;
+    group.ended.set(rule.name, outcome.clean);
+    group.changed ||= outcome.changed;
+    const next = reached(group);
     const last = group.rules.at(-1)?.name === rule.name;
     if (!last || !next || this.options.dryRun) return undefined;
     if (group.ended.size < group.rules.length || [...group.ended.values()].some((each) => !each))
@@ -136,6 +144,7 @@ export class RulesetScans {
   private nothingNew(group: Group): boolean {
     const { since, next, fullReason } = group.plan ?? {};
     return (
+      !group.changed &&
       fullReason === undefined &&
       since !== undefined &&
       next !== undefined &&
@@ -163,4 +172,14 @@ export class RulesetScans {
     if (!group) throw new Error(`no rules of this ruleset look at ${JSON.stringify(path)}`);
     return group;
   }
+}
+
+/**
+ * The group's new checkpoint; where its rules changed the mailbox, with the HIGHESTMODSEQ it must have reached
+ * since: every flag change and expunge takes a mod-sequence above all before (RFC 7162 §3.1.1). A mailbox found
+ * below that was put back from a backup, even one taken just before this run's SELECT (scan.ts).
+ */
+function reached(group: Group): Checkpoint | undefined {
+  const next = group.plan?.next;
+  return next && group.changed ? { ...next, reachedModseq: next.highestModseq + 1n } : next;
 }

@@ -80,7 +80,10 @@ function fullReasonOf(
   if (since.digest !== input.digest) return 'rule changed';
   if (since.uidValidity !== input.mailbox.uidValidity) return 'uidvalidity changed';
   // Restored from a backup: "what changed since" would miss the mail put back (its UIDs and MODSEQs are old).
-  const back = wentBack(since, input.mailbox);
+  const back = wentBack(
+    { ...since, highestModseq: since.reachedModseq ?? since.highestModseq },
+    input.mailbox,
+  );
   if (back) return `mailbox went back: ${back}`;
   if (input.now.getTime() < since.at.getTime()) return 'clock went back';
   if (input.now.getTime() - since.fullAt.getTime() >= input.fullScanEveryMs) return 'periodic';

@@ -212,7 +212,8 @@ async function undoMove(undoing: Undoing, rule: JournalRule, action: JournalActi
   // A dry run moves nothing: what it would move back into the rule's mailbox is noted for an earlier move there.
   if (undoing.dryRun)
     for (const uid of targets)
-      if (present.has(uid) && !others.has(uid)) renumberedIn(undoing, rule.mailbox).set(sourceOf.get(uid) as number, 'would');
+      if (present.has(uid) && !others.has(uid))
+        renumberedIn(undoing, rule.mailbox).set(sourceOf.get(uid) as number, 'would');
   if (back.length > 0) await moveBack(undoing, rule, { to, info, sourceOf }, back);
   const restored = back.length + targets.filter((uid) => uid < 0).length;
   if (restored > 0) report.restored.push(line(rule, action, foundHow(to), restored));

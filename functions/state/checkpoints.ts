@@ -16,6 +16,8 @@ export interface Checkpoint {
   readonly uidNext: number;
   /** HIGHESTMODSEQ when the run started (RFC 7162): later flag changes have MODSEQs above it. */
   readonly highestModseq: bigint;
+  /** The HIGHESTMODSEQ the run's own changes took the mailbox to, at least (none if it changed nothing). */
+  readonly reachedModseq?: bigint;
   /** The time the rules were evaluated at (the run's clock), for rules whose match depends on time. */
   readonly at: Date;
   /** When the last full scan was: the periodic full scan counts from it. */
@@ -28,6 +30,7 @@ interface StoredCheckpoint {
   readonly uidValidity: string;
   readonly uidNext: number;
   readonly highestModseq: string;
+  readonly reachedModseq?: string;
   readonly at: string;
   readonly fullAt: string;
 }
@@ -59,6 +62,9 @@ export class Checkpoints {
       uidValidity: checkpoint.uidValidity.toString(),
       uidNext: checkpoint.uidNext,
       highestModseq: checkpoint.highestModseq.toString(),
+      ...(checkpoint.reachedModseq === undefined
+        ? {}
+        : { reachedModseq: checkpoint.reachedModseq.toString() }),
       at: checkpoint.at.toISOString(),
       fullAt: checkpoint.fullAt.toISOString(),
     };
@@ -74,7 +80,7 @@ const DECIMAL = /^\d{1,20}$/;
 
 function parseCheckpoint(value: Partial<StoredCheckpoint> | null | undefined): Checkpoint | undefined {
   if (!value || typeof value !== 'object') return undefined;
-  const { digest, uidValidity, uidNext, highestModseq } = value;
+  const { digest, uidValidity, uidNext, highestModseq, reachedModseq } = value;
   const at = new Date(value.at ?? Number.NaN);
   const fullAt = new Date(value.fullAt ?? Number.NaN);
   if (
@@ -83,6 +89,7 @@ function parseCheckpoint(value: Partial<StoredCheckpoint> | null | undefined): C
     !DECIMAL.test(uidValidity) ||
     typeof highestModseq !== 'string' ||
     !DECIMAL.test(highestModseq) ||
+    (reachedModseq !== undefined && (typeof reachedModseq !== 'string' || !DECIMAL.test(reachedModseq))) ||
     !Number.isSafeInteger(uidNext) ||
     (uidNext as number) < 1 ||
     Number.isNaN(at.getTime()) ||
@@ -95,6 +102,7 @@ function parseCheckpoint(value: Partial<StoredCheckpoint> | null | undefined): C
     uidValidity: BigInt(uidValidity),
     uidNext: uidNext as number,
     highestModseq: BigInt(highestModseq),
+    ...(reachedModseq === undefined ? {} : { reachedModseq: BigInt(reachedModseq) }),
     at,
     fullAt,
   };

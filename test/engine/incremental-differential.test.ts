@@ -1,7 +1,8 @@
 /**
  * The contract of incremental runs, checked against full scans on random mailbox histories: two users of a real
  * Dovecot live through the same history (new mail, another client changing flags and keywords, moving messages
- * out and back, expunging, time passing, the mailbox deleted and created again, the rules edited); at each run
+ * out and back, expunging, time passing, the mailbox deleted and created again or restored from a backup, the rules
+ * edited); at each run
  * one runs incrementally, the other with --full, and afterwards both mailboxes and both acted counts must agree.
  * Seeded with fast-check; the seed is printed, and MAILSIFT_FC_SEED replays one.
  */
@@ -107,6 +108,7 @@ type Step =
   | { kind: 'expunge'; pick: number }
   | { kind: 'advance'; minutes: number }
   | { kind: 'recreate' }
+  | { kind: 'restore' }
   | { kind: 'edit' }
   | { kind: 'run' }
   | { kind: 'cut'; at: number; answered: boolean };
@@ -149,6 +151,7 @@ const STEP: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'recreate' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'restore' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'edit' as const }) },
   { weight: 4, arbitrary: fc.constant({ kind: 'run' as const }) },
 );
@@ -193,6 +196,8 @@ async function endState(user: string): Promise<Record<string, Record<string, str
   return shown;
 }
 
+const RUN = { compareActed: true, backup: true };
+
 /** One history, lived through by `incremental` and `full` alike. */
 class Twins {
   readonly users: readonly [string, string];
@@ -209,12 +214,28 @@ class Twins {
     this.cuts = options.cuts;
   }
 
+  /** Taken before every run (see restore). */
+  private backups: { restore(): void }[] = [];
+
   async open(): Promise<void> {
     for (const user of this.users) {
       const client = await otherClient(dovecot, user);
       for (const mailbox of [WORK, ...ELSEWHERE]) await client.create(mailbox);
       this.clients.push(client);
     }
+  }
+
+  /**
+   * Both Maildirs put back as they were before the last run (a backup is taken then): the mail it filed is back,
+   * with the same UIDVALIDITY, UIDNEXT and MODSEQs back.
+   */
+  private async restore(): Promise<void> {
+    if (this.backups.length === 0) return;
+    // No client may hold a mailbox open while its files are replaced.
+    await this.close();
+    this.clients.length = 0;
+    for (const backup of this.backups) backup.restore();
+    for (const user of this.users) this.clients.push(await otherClient(dovecot, user));
   }
 
   async close(): Promise<void> {
@@ -228,6 +249,7 @@ class Twins {
     else if (step.kind === 'run') await this.run();
     else if (step.kind === 'cut') await this.cut(step);
     else if (step.kind === 'deliver') await this.deliver(step);
+    else if (step.kind === 'restore') await this.restore();
     else await this.change(step);
   }
 
@@ -243,7 +265,7 @@ class Twins {
 
   /** Another client's change, to the same message (by Message-ID) in both mailboxes. */
   private async change(
-    step: Exclude<Step, { kind: 'deliver' | 'advance' | 'edit' | 'run' | 'cut' }>,
+    step: Exclude<Step, { kind: 'deliver' | 'advance' | 'edit' | 'run' | 'cut' | 'restore' }>,
   ): Promise<void> {
     if (step.kind === 'recreate') {
       for (const client of this.clients) await client.recreate(WORK);
@@ -264,11 +286,13 @@ class Twins {
 
   /** The incremental twin's run cut short (its connection dropped), then both run; end states must agree. */
   private async cut(step: Extract<Step, { kind: 'cut' }>): Promise<void> {
+    // The backup is of both twins alike: before the cut run changes one of them.
+    this.backups = this.users.map((user) => dovecot.snapshot(user));
     proxy.arm({ kind: 'cut', at: step.at, when: step.answered ? 'answered' : 'before' });
     await this.runFor({ ...dovecot.account(this.users[0]), port: proxy.port }, {});
     this.log.push(`  cut at: ${proxy.struck() ?? '(finished first)'}`);
     proxy.arm({ kind: 'none' });
-    await this.run({ compareActed: false });
+    await this.run({ compareActed: false, backup: false });
   }
 
   private async runFor(account: ImapAccount, options: Partial<RunOptions>): Promise<RulesetSummary[]> {
@@ -277,7 +301,8 @@ class Twins {
     return await runRulesets(jobs, { ...base, ...options }, () => {});
   }
 
-  async run(options: { readonly compareActed: boolean } = { compareActed: true }): Promise<void> {
+  async run(options: { readonly compareActed: boolean; readonly backup: boolean } = RUN): Promise<void> {
+    if (options.backup) this.backups = this.users.map((user) => dovecot.snapshot(user));
     const incremental = await this.runFor(dovecot.account(this.users[0]), {});
     const full = await this.runFor(dovecot.account(this.users[1]), { fullScan: true });
     for (const summary of [...incremental, ...full]) {

@@ -340,6 +340,34 @@ rules:
     );
   });
 
+  it('scan in full a mailbox restored from a backup taken just before the run that filed its mail', async () => {
+    const user = dovecot.addUser();
+    await (await other(user)).create('Finance');
+    seedMixed(dovecot, user, 9, 'j');
+    await run(user, FILING);
+    seedMixed(dovecot, user, 3, 'k');
+    // Exactly as the next run's SELECT will find it: only that run's own changes tell the restore apart.
+    const backup = dovecot.snapshot(user);
+    const filing = await run(user, FILING);
+    assert.deepEqual(
+      filing.rules.map((rule) => rule.acted),
+      [1, 1],
+    );
+    backup.restore();
+    const restored = await run(user, FILING);
+    // Back to the SELECT's HIGHESTMODSEQ, one below what the run's changes took it to.
+    for (const [scan, why] of scans(restored)) {
+      assert.equal(scan, 'full');
+      const [, now, reached] = /^mailbox went back: HIGHESTMODSEQ (\d+) < (\d+)$/.exec(why) ?? [];
+      assert.equal(Number(reached), Number(now) + 1, why);
+    }
+    assert.deepEqual(
+      restored.rules.map((rule) => rule.acted),
+      [1, 1],
+    );
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Finance'), ['j0', 'j3', 'j6', 'k0']);
+  });
+
   it('scan in full after a rule changed, with --full, and for a rule that acts again (copyTo)', async () => {
     const user = dovecot.addUser();
     seedMixed(dovecot, user, 3);
