@@ -3,9 +3,12 @@ import {
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
+  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { asideKey, type InspectableStore, type RawRecord } from './inspect.ts';
 import {
   type PutOptions,
   StateConflictError,
@@ -23,7 +26,7 @@ export const STATE_TABLE_KEYS = { partition: 'pk', sort: 'sk', ttl: 'ttl' } as c
  * strongly consistent, so a run sees what the run before it wrote. Expired items are filtered on read: DynamoDB's
  * TTL deletes them only within a day or two.
  */
-export class DynamoDbStateStore implements StateStore {
+export class DynamoDbStateStore implements StateStore, InspectableStore {
   readonly description: string;
   private readonly client: DynamoDBClient;
   private readonly table: string;
@@ -113,32 +116,78 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async list<T>(prefix: string): Promise<StoredRecord<T>[]> {
-    const { pk, sk } = splitKey(prefix);
     const records: StoredRecord<T>[] = [];
+    for (const [key, item] of await this.items(prefix)) {
+      const record = this.live<T>(key, item);
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
+  async inspect(prefix: string): Promise<RawRecord[]> {
+    const found: RawRecord[] = [];
+    for (const [key, item] of await this.items(prefix)) {
+      const where = `${this.table} ${key}`;
+      try {
+        const record = this.live(key, item);
+        if (record) found.push({ key, where, record });
+      } catch (error) {
+        found.push({ key, where, unreadable: (error as Error).message });
+      }
+    }
+    return found;
+  }
+
+  /** Copied, as it is, to `SCOPE/damaged/LABEL/REST` (which no run lists), then deleted. */
+  async setAside(key: string, label: string): Promise<string> {
+    const aside = asideKey(key, label);
+    const output = await this.send('read', key, () =>
+      this.client.send(new GetItemCommand({ TableName: this.table, Key: keyOf(key), ConsistentRead: true })),
+    );
+    if (output.Item) {
+      const item = { ...output.Item, ...keyOf(aside) };
+      await this.send('write', aside, () =>
+        this.client.send(new PutItemCommand({ TableName: this.table, Item: item })),
+      );
+    }
+    await this.delete(key);
+    return `${this.table} ${aside}`;
+  }
+
+  /** Every item under `prefix`, key and attributes: one account's partition (Query), or all of them (Scan). */
+  private async items(prefix: string): Promise<[string, Record<string, AttributeValue>][]> {
+    const found: [string, Record<string, AttributeValue>][] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const output = await this.send('list', prefix, () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            ConsistentRead: true,
-            KeyConditionExpression: sk ? '#pk = :pk AND begins_with(#sk, :sk)' : '#pk = :pk',
-            ExpressionAttributeNames: {
-              '#pk': STATE_TABLE_KEYS.partition,
-              ...(sk ? { '#sk': STATE_TABLE_KEYS.sort } : {}),
-            },
-            ExpressionAttributeValues: { ':pk': { S: pk }, ...(sk ? { ':sk': { S: sk } } : {}) },
-            ExclusiveStartKey: start,
-          }),
-        ),
+      const output = await this.send('list', prefix || '(all)', () =>
+        this.client.send(prefix === '' ? this.scan(start) : this.query(prefix, start)),
       );
       for (const item of output.Items ?? []) {
-        const record = this.live<T>(`${pk}/${item[STATE_TABLE_KEYS.sort]?.S ?? ''}`, item);
-        if (record) records.push(record);
+        const key = `${item[STATE_TABLE_KEYS.partition]?.S ?? ''}/${item[STATE_TABLE_KEYS.sort]?.S ?? ''}`;
+        if (key.startsWith(prefix)) found.push([key, item]);
       }
       start = output.LastEvaluatedKey;
     } while (start);
-    return records;
+    return found;
+  }
+
+  private scan(start: Record<string, AttributeValue> | undefined): ScanCommand {
+    return new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start });
+  }
+
+  private query(prefix: string, start: Record<string, AttributeValue> | undefined): QueryCommand {
+    const { pk, sk } = splitKey(prefix);
+    return new QueryCommand({
+      TableName: this.table,
+      ConsistentRead: true,
+      KeyConditionExpression: sk ? '#pk = :pk AND begins_with(#sk, :sk)' : '#pk = :pk',
+      ExpressionAttributeNames: {
+        '#pk': STATE_TABLE_KEYS.partition,
+        ...(sk ? { '#sk': STATE_TABLE_KEYS.sort } : {}),
+      },
+      ExpressionAttributeValues: { ':pk': { S: pk }, ...(sk ? { ':sk': { S: sk } } : {}) },
+      ExclusiveStartKey: start,
+    });
   }
 
   private live<T>(key: string, item: Record<string, AttributeValue>): StoredRecord<T> | undefined {
@@ -150,10 +199,13 @@ export class DynamoDbStateStore implements StateStore {
     } catch (error) {
       throw new StateStoreError(`state item ${key} in ${this.table} holds no JSON value`, { cause: error });
     }
+    const version = Number(item.version?.N);
+    if (!Number.isInteger(version) || version < 1)
+      throw new StateStoreError(`state item ${key} in ${this.table} has no version`);
     return {
       key,
       value,
-      version: Number(item.version?.N),
+      version,
       ...(expiresAt === undefined ? {} : { expiresAt }),
     };
   }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { withFileLock } from './file-lock.ts';
+import { checkDirectory, checkRecordFile, UnsafeStateError } from './file-permissions.ts';
+import type { InspectableStore, RawRecord } from './inspect.ts';
 import {
   checkExpectedVersion,
   isExpired,
@@ -45,7 +47,7 @@ export function defaultStateDirectory(env: NodeJS.ProcessEnv, flag?: string): st
  * either as it was or as it was written. Compare-and-set writes hold a per-record lock that the kernel frees
  * when the writer dies (see withFileLock).
  */
-export class FileStateStore implements StateStore {
+export class FileStateStore implements StateStore, InspectableStore {
   readonly description: string;
   private readonly root: string;
   private readonly now: () => number;
@@ -53,12 +55,19 @@ export class FileStateStore implements StateStore {
 
   /** Reads only: writes are refused and nothing is swept (a dry run leaves the directory as it found it). */
   private readonly readOnly: boolean;
+  /** Trusts directories and records others can write (file-permissions.ts): the user said they know why. */
+  private readonly insecure: boolean;
+  private readonly checkedDirectories = new Set<string>();
 
-  constructor(root: string, options: { readonly now?: () => number; readonly readOnly?: boolean } = {}) {
+  constructor(
+    root: string,
+    options: { readonly now?: () => number; readonly readOnly?: boolean; readonly insecure?: boolean } = {},
+  ) {
     this.root = resolve(root);
     this.description = `directory ${this.root}`;
     this.now = options.now ?? Date.now;
     this.readOnly = options.readOnly ?? false;
+    this.insecure = options.insecure ?? false;
   }
 
   async get<T>(key: string): Promise<StoredRecord<T> | undefined> {
@@ -107,12 +116,44 @@ export class FileStateStore implements StateStore {
     return records;
   }
 
-  /** Deletes an expired record, unless someone wrote it anew meanwhile. */
+  async inspect(prefix: string): Promise<RawRecord[]> {
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const keys = (await this.keysUnder(folder)).filter((key) => key.startsWith(prefix)).sort();
+    const found: RawRecord[] = [];
+    for (const key of keys) {
+      const where = this.pathOf(key);
+      try {
+        const stored = await this.read(key);
+        if (stored && !isExpired(stored, this.now()))
+          found.push({ key, where, record: toRecord(key, stored) });
+      } catch (error) {
+        if (!(error instanceof DamagedRecordError)) throw error;
+        found.push({ key, where, unreadable: error.why });
+      }
+    }
+    return found;
+  }
+
+  /** Renames the file to `….json.LABEL` beside it: no longer a record, still there to look at. */
+  async setAside(key: string, label: string): Promise<string> {
+    this.refuseWrites(key);
+    const path = this.pathOf(key);
+    const aside = `${path}.${label}`;
+    await this.locked(key, async () => {
+      await rename(path, aside);
+      await syncDirectory(dirname(path));
+    }).catch((error: unknown) => {
+      throw this.failure('set aside', key, error);
+    });
+    return aside;
+  }
+
   private refuseWrites(key: string): void {
     if (this.readOnly)
       throw new StateStoreError(`state record ${key} not written: ${this.root} is open for reading only`);
   }
 
+  /** Deletes an expired record, unless someone wrote it anew meanwhile. */
   private async sweep(key: string): Promise<void> {
     if (this.readOnly) return;
     await this.locked(key, async () => {
@@ -136,22 +177,45 @@ export class FileStateStore implements StateStore {
   }
 
   private async read(key: string): Promise<RecordFile | undefined> {
+    const path = this.pathOf(key);
     let text: string;
     try {
-      text = await readFile(this.pathOf(key), 'utf8');
+      await this.checkDirectories(dirname(path));
+      // Opened once, then checked: the file read is the file whose owner and mode were looked at.
+      const file = await open(path, 'r');
+      try {
+        if (!this.insecure) checkRecordFile(path, await file.stat());
+        text = await file.readFile('utf8');
+      } finally {
+        await file.close();
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw this.failure('read', key, error);
     }
     try {
       const parsed = JSON.parse(text) as RecordFile;
-      if (!Number.isInteger(parsed.version)) throw new Error('no version');
+      if (!Number.isInteger(parsed?.version)) throw new Error('no version');
       return parsed;
     } catch (error) {
-      throw new StateStoreError(
-        `state file ${this.pathOf(key)} is not a mailsift record (${(error as Error).message}); ` +
-          'move it away to start that record afresh',
-      );
+      throw new DamagedRecordError(path, (error as Error).message);
+    }
+  }
+
+  /** The root and every directory down to `path`, checked once each (file-permissions.ts). */
+  private async checkDirectories(path: string): Promise<void> {
+    if (this.insecure) return;
+    const relative = path.slice(this.root.length).split('/').filter(Boolean);
+    let current = this.root;
+    for (const part of ['', ...relative]) {
+      current = part ? join(current, part) : current;
+      if (this.checkedDirectories.has(current)) continue;
+      // Below the root, lstat: a symlink in the state directory could lead anywhere.
+      const stats = current === this.root ? await stat(current) : await lstat(current);
+      if (stats.isSymbolicLink())
+        throw new UnsafeStateError(current, 'is a symbolic link', 'make it a directory');
+      checkDirectory(current, stats);
+      this.checkedDirectories.add(current);
     }
   }
 
@@ -227,6 +291,18 @@ export class FileStateStore implements StateStore {
       `cannot ${what} state record ${key} in ${this.root}: ${(error as Error).message}`,
       { cause: error },
     );
+  }
+}
+
+/** A record file that is no record: a run stops at it; `mailsift state repair` sets it aside. */
+export class DamagedRecordError extends StateStoreError {
+  readonly why: string;
+  constructor(path: string, why: string) {
+    super(
+      `state file ${path} is not a mailsift record (${why}); ` +
+        '`mailsift state repair` moves it aside (the next run starts that record afresh)',
+    );
+    this.why = why;
   }
 }
 

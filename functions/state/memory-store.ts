@@ -1,3 +1,4 @@
+import { asideKey, type InspectableStore, type RawRecord } from './inspect.ts';
 import {
   checkExpectedVersion,
   isExpired,
@@ -10,7 +11,7 @@ import {
  * A StateStore in memory: for unit tests of the records' decisions, and for a single process that needs no
  * memory across runs. Values are copied in and out, as a real backend would serialise them.
  */
-export class MemoryStateStore implements StateStore {
+export class MemoryStateStore implements StateStore, InspectableStore {
   readonly description = 'memory';
   private readonly records = new Map<string, StoredRecord>();
   private readonly now: () => number;
@@ -43,6 +44,19 @@ export class MemoryStateStore implements StateStore {
       const record = this.live(key);
       return record ? [copy(record) as StoredRecord<T>] : [];
     });
+  }
+
+  async inspect(prefix: string): Promise<RawRecord[]> {
+    return (await this.list(prefix)).map((record) => ({ key: record.key, where: record.key, record }));
+  }
+
+  /** Under `SCOPE/damaged/LABEL/REST`, as the DynamoDB store keeps it. */
+  async setAside(key: string, label: string): Promise<string> {
+    const record = this.records.get(key);
+    const aside = asideKey(key, label);
+    if (record) this.records.set(aside, { ...record, key: aside });
+    this.records.delete(key);
+    return aside;
   }
 
   private live(key: string): StoredRecord | undefined {

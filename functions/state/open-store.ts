@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.ts';
+import { INSECURE_STATE_ENV } from './file-permissions.ts';
 import { defaultStateDirectory, FileStateStore } from './file-store.ts';
 import type { StateStore } from './store.ts';
 
@@ -25,5 +26,6 @@ export async function openStateStore(
     ]);
     return new DynamoDbStateStore(new DynamoDBClient({}), table);
   }
-  return new FileStateStore(defaultStateDirectory(env, spec), options);
+  const insecure = env[INSECURE_STATE_ENV] === '1';
+  return new FileStateStore(defaultStateDirectory(env, spec), { ...options, insecure });
 }

@@ -3,12 +3,24 @@
  * DynamoDB (the real SDK client against dynalite on 127.0.0.1).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStateStore } from '../../functions/state/dynamodb-store.ts';
+import { UnsafeStateError } from '../../functions/state/file-permissions.ts';
 import { FileStateStore } from '../../functions/state/file-store.ts';
+import { isInspectable } from '../../functions/state/inspect.ts';
 import { MemoryStateStore } from '../../functions/state/memory-store.ts';
 import { StateConflictError, type StateStore } from '../../functions/state/store.ts';
 import { startDynalite, type TestDynamo } from '../helpers/dynalite.ts';
@@ -115,6 +127,22 @@ for (const backend of BACKENDS) {
         ['acct/copies/r/a', 'acct/copies/r/b'],
       );
     });
+
+    it('inspects every account, and sets a record aside where no run lists it, kept', async () => {
+      const store = await backend.make(Date.now);
+      assert.ok(isInspectable(store));
+      await store.put('acct/checkpoints/r/INBOX', { a: 1 });
+      await store.put('acct/lease', 0, { expiresAt: Date.now() - 1 });
+      await store.put('other/copies/x', 2);
+      const keys = async (prefix: string) => (await store.inspect(prefix)).map((raw) => raw.key).sort();
+      assert.deepEqual(await keys(''), ['acct/checkpoints/r/INBOX', 'other/copies/x'], 'expired left out');
+      assert.deepEqual(await keys('other/'), ['other/copies/x']);
+      const aside = await store.setAside('acct/checkpoints/r/INBOX', 'damaged-T');
+      assert.match(aside, /damaged-T/);
+      assert.equal(await store.get('acct/checkpoints/r/INBOX'), undefined);
+      assert.deepEqual(await store.list('acct/checkpoints/'), []);
+      assert.deepEqual(await keys('acct/checkpoints/'), []);
+    });
   });
 }
 
@@ -145,11 +173,93 @@ describe('FileStateStore', () => {
     await assert.rejects(reader.delete('acct/live'), /open for reading only/);
   });
 
-  it('says which file is not a record, and how to start it afresh', async () => {
+  it('says which file is not a record, and how to start it afresh; inspect lists it instead of stopping', async () => {
     const root = mkdtempSync(join(tmpdir(), 'mailsift-broken-'));
     const store = new FileStateStore(root);
     await store.put('acct/lease', 1);
+    await store.put('acct/journal/r1', { id: 'r1' });
     writeFileSync(join(root, 'acct', 'lease.json'), '{"truncated');
-    await assert.rejects(store.get('acct/lease'), /lease\.json is not a mailsift record .*move it away/);
+    await assert.rejects(
+      store.get('acct/lease'),
+      /lease\.json is not a mailsift record .*mailsift state repair/,
+    );
+    const found = await store.inspect('acct/');
+    assert.deepEqual(
+      found.map((raw) => [raw.key, raw.where, raw.unreadable !== undefined, raw.record?.value]),
+      [
+        ['acct/journal/r1', join(root, 'acct', 'journal', 'r1.json'), false, { id: 'r1' }],
+        ['acct/lease', join(root, 'acct', 'lease.json'), true, undefined],
+      ],
+    );
+    const aside = await store.setAside('acct/lease', 'damaged-T');
+    assert.equal(aside, join(root, 'acct', 'lease.json.damaged-T'));
+    assert.equal(readFileSync(aside, 'utf8'), '{"truncated', 'kept as it was');
+    assert.equal(await store.get('acct/lease'), undefined);
+  });
+
+  it('refuses a directory others can write or own, and a record others can read, unless told it is fine', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mailsift-perm-'));
+    await new FileStateStore(root).put('acct/oauth/refresh-token', { token: 'x' });
+    const record = join(root, 'acct', 'oauth', 'refresh-token.json');
+    chmodSync(join(root, 'acct'), 0o770);
+    await assert.rejects(
+      new FileStateStore(root).get('acct/oauth/refresh-token'),
+      (error: Error) =>
+        error instanceof UnsafeStateError &&
+        /acct is writable by group or others \(mode 0770\)/.test(error.message),
+    );
+    assert.deepEqual(
+      (await new FileStateStore(root, { insecure: true }).get('acct/oauth/refresh-token'))?.value,
+      { token: 'x' },
+    );
+    chmodSync(join(root, 'acct'), 0o700);
+    chmodSync(record, 0o640);
+    await assert.rejects(
+      new FileStateStore(root).get('acct/oauth/refresh-token'),
+      /can be read or written by group or others \(mode 0640\): .*chmod 600/,
+    );
+    chmodSync(record, 0o600);
+    // Owned by another user (uid 8, mail): refused even with a tight mode.
+    chownSync(record, 8, 8);
+    await assert.rejects(
+      new FileStateStore(root).get('acct/oauth/refresh-token'),
+      /is owned by another user \(uid 8, not 0\)/,
+    );
+    chownSync(record, 0, 0);
+    symlinkSync(join(root, 'acct'), join(root, 'linked'));
+    await assert.rejects(
+      new FileStateStore(root).get('linked/oauth/refresh-token'),
+      /linked is a symbolic link/,
+    );
+    assert.deepEqual((await new FileStateStore(root).get('acct/oauth/refresh-token'))?.value, { token: 'x' });
+  });
+});
+
+describe('DynamoDbStateStore inspect', () => {
+  it('lists an item that holds no JSON instead of stopping, and sets it aside under SCOPE/damaged/', async () => {
+    const table = await dynamo.createStateTable();
+    const store = new DynamoDbStateStore(dynamo.client, table);
+    await store.put('acct/journal/r1', { id: 'r1' });
+    await dynamo.client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: 'acct' }, sk: { S: 'lease' }, version: { N: '2' }, value: { S: '{"trunc' } },
+      }),
+    );
+    await assert.rejects(store.get('acct/lease'), /holds no JSON value/);
+    const found = await store.inspect('');
+    assert.deepEqual(found.map((raw) => [raw.key, raw.unreadable !== undefined]).sort(), [
+      ['acct/journal/r1', false],
+      ['acct/lease', true],
+    ]);
+    assert.equal(await store.setAside('acct/lease', 'damaged-T'), `${table} acct/damaged/damaged-T/lease`);
+    assert.equal(await store.get('acct/lease'), undefined);
+    const aside = await dynamo.client.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: { pk: { S: 'acct' }, sk: { S: 'damaged/damaged-T/lease' } },
+      }),
+    );
+    assert.equal(aside.Item?.value?.S, '{"trunc', 'kept as it was');
   });
 });
