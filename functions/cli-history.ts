@@ -3,7 +3,7 @@ import { type CliIo, EXIT } from './cli-io.ts';
 import { undoRun } from './engine/undo.ts';
 import { UsageError } from './errors.ts';
 import { formatHistory, formatRun, formatUndo } from './format-history.ts';
-import { historyEntries } from './history.ts';
+import { historyEntries, type UnreadableRun } from './history.ts';
 import { withTokens } from './oauth/tokens.ts';
 import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
 import { openStateStore } from './state/open-store.ts';
@@ -27,11 +27,10 @@ export async function commandHistory(args: string[], io: CliIo): Promise<number>
   const state = await openStateStore(values.state, io.env, { readOnly: true });
   const [id, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError('history takes at most one RUN_ID');
-  const entries = await historyEntries(state, id, {
-    account: values.account,
-    ruleset: values.ruleset,
-    since,
-  });
+  const unreadable: UnreadableRun[] = [];
+  const filter = { account: values.account, ruleset: values.ruleset, since };
+  const entries = await historyEntries(state, id, filter, (run) => unreadable.push(run));
+  for (const run of unreadable) io.stderr(`mailsift: run ${run.id} cannot be read: ${run.why}\n`);
   if (id !== undefined && entries.length === 0) {
     io.stderr(
       `mailsift: no run ${JSON.stringify(id)} in ${state.description} (kept for the rulesets' keepHistory)\n`,

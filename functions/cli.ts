@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { commandAuth } from './cli-auth.ts';
 import { commandHistory, commandUndo } from './cli-history.ts';
 import { type CliIo, EXIT } from './cli-io.ts';
+import { commandState, STATE_USAGE } from './cli-state.ts';
 import { type PlanLimits, PlanRecorder, planDigest, planLimits, readPlan } from './engine/plan.ts';
 import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
@@ -42,6 +43,7 @@ const USAGE = `Usage:
   mailsift undo RUN_ID [--rule NAME] [--dry-run] [--json] [--accounts FILE] [--parameters FILE] [--state DIR|dynamodb:TABLE]
                                                 take back what a run changed (moves, flags, copies, Trash);
                                                 says what it could not and why
+${STATE_USAGE}
   mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
   mailsift help                                 print this
 
@@ -219,6 +221,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await commandUndo(args, io);
       case 'apply':
         return await commandApply(args, io);
+      case 'state':
+        return await commandState(args, io);
       case 'schema': {
         const which = args[0] ?? 'ruleset';
         if (which !== 'ruleset' && which !== 'webhook')

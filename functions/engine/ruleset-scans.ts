@@ -12,6 +12,7 @@ import {
   planGroup,
   type RuleScan,
   ruleScan,
+  rulesByMailbox,
   rulesDigest,
 } from './scan.ts';
 import { describeError, type ErrorSummary } from './summary.ts';
@@ -52,9 +53,7 @@ export class RulesetScans {
     this.checkpoints = checkpoints;
     this.options = options;
     this.fullScanEveryMs = parseDuration(ruleset.fullScanEvery);
-    for (const rule of ruleset.rules) {
-      const mailbox = rule.mailbox ?? ruleset.mailbox;
-      const rules = [...(this.groups.get(mailbox)?.rules ?? []), rule];
+    for (const [mailbox, rules] of rulesByMailbox(ruleset)) {
       this.groups.set(mailbox, {
         rules,
         digest: rulesDigest(rules, mailbox),

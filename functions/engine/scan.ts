@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MailboxInfo, SearchObject } from '../imap/session.ts';
 import { toRanges } from '../imap/uid-set.ts';
-import type { Match, Rule } from '../rules/schema.ts';
+import type { Match, Rule, Ruleset } from '../rules/schema.ts';
 import { parseDuration } from '../rules/units.ts';
 import { type Checkpoint, UNREADABLE } from '../state/checkpoints.ts';
 import { wentBack } from '../state/mailbox-watermark.ts';
@@ -37,6 +37,16 @@ const WINDOW_SLACK_WITHIN_MS = 5 * 60_000;
 const WINDOW_SLACK_DAYS_MS = 24 * 60 * 60_000;
 
 /** The digest of a group's rules: a checkpoint made by other rules (or another format) is not used. */
+/** A ruleset's rules by the mailbox they look at, in order: one checkpoint each (see RulesetScans). */
+export function rulesByMailbox(ruleset: Ruleset): Map<string, Rule[]> {
+  const groups = new Map<string, Rule[]>();
+  for (const rule of ruleset.rules) {
+    const mailbox = rule.mailbox ?? ruleset.mailbox;
+    groups.set(mailbox, [...(groups.get(mailbox) ?? []), rule]);
+  }
+  return groups;
+}
+
 export function rulesDigest(rules: readonly Rule[], mailbox: string): string {
   return createHash('sha256')
     .update(JSON.stringify({ format: 1, mailbox, rules }))

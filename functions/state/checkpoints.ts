@@ -78,7 +78,8 @@ export class Checkpoints {
 
 const DECIMAL = /^\d{1,20}$/;
 
-function parseCheckpoint(value: Partial<StoredCheckpoint> | null | undefined): Checkpoint | undefined {
+/** The checkpoint a stored value holds; undefined when it holds none (another format, or damaged). */
+export function parseCheckpoint(value: Partial<StoredCheckpoint> | null | undefined): Checkpoint | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const { digest, uidValidity, uidNext, highestModseq, reachedModseq } = value;
   const at = new Date(value.at ?? Number.NaN);

@@ -358,7 +358,7 @@ rules:
     // Back to the SELECT's HIGHESTMODSEQ, one below what the run's changes took it to.
     for (const [scan, why] of scans(restored)) {
       assert.equal(scan, 'full');
-      const [, now, reached] = /^mailbox went back: HIGHESTMODSEQ (\d+) < (\d+)$/.exec(why) ?? [];
+      const [, now, reached] = /^mailbox went back: HIGHESTMODSEQ (\d+) < (\d+)$/.exec(why ?? '') ?? [];
       assert.equal(Number(reached), Number(now) + 1, why);
     }
     assert.deepEqual(
