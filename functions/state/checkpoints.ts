@@ -1,3 +1,4 @@
+import { asideLabel, isInspectable } from './inspect.ts';
 import { keySegment, type StateStore, stateKey } from './store.ts';
 
 /** A checkpoint nobody renewed (a ruleset removed, a mailbox gone) is forgotten after this long: a full scan. */
@@ -50,10 +51,15 @@ export class Checkpoints {
     this.now = now;
   }
 
+  /** Mailboxes whose checkpoint was there but unreadable: set aside, not overwritten, by `save`. */
+  private readonly unreadable = new Set<string>();
+
   async load(mailbox: string): Promise<Checkpoint | typeof UNREADABLE | undefined> {
     const record = await this.store.get<Partial<StoredCheckpoint>>(this.keyOf(mailbox));
     if (!record) return undefined;
-    return parseCheckpoint(record.value) ?? UNREADABLE;
+    const checkpoint = parseCheckpoint(record.value);
+    if (!checkpoint) this.unreadable.add(mailbox);
+    return checkpoint ?? UNREADABLE;
   }
 
   async save(mailbox: string, checkpoint: Checkpoint): Promise<void> {
@@ -68,6 +74,10 @@ export class Checkpoints {
       at: checkpoint.at.toISOString(),
       fullAt: checkpoint.fullAt.toISOString(),
     };
+    if (this.unreadable.delete(mailbox) && isInspectable(this.store)) {
+      // Kept for whoever wants to know what damaged it (mailsift state check lists it as set aside).
+      await this.store.setAside(this.keyOf(mailbox), asideLabel('damaged', new Date(this.now())));
+    }
     await this.store.put(this.keyOf(mailbox), stored, { expiresAt: this.now() + RECORD_LIFETIME_MS });
   }
 

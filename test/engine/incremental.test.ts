@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type RulesetSummary, type RunOptions, runRuleset, runRulesets } from '../../functions/engine/run.ts';
 import type { Ruleset } from '../../functions/rules/schema.ts';
+import { accountScope } from '../../functions/state/store.ts';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
 import { FaultyStateStore } from '../helpers/faulty-store.ts';
 import { idOf, makeMail } from '../helpers/mail.ts';
@@ -366,6 +369,34 @@ rules:
       [1, 1],
     );
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Finance'), ['j0', 'j3', 'j6', 'k0']);
+  });
+
+  it('scan in full past a checkpoint that is not one, keeping the damaged record aside, not overwritten', async () => {
+    const user = dovecot.addUser();
+    seedMixed(dovecot, user, 6, 'u');
+    await run(user, FILING);
+    const key = `${accountScope(dovecot.account(user))}/checkpoints/test/INBOX`;
+    await stateStore.put(key, { digest: 'hand-edited', uidNext: 'seven' });
+    const damaged = await run(user, FILING);
+    assert.deepEqual(scans(damaged), [
+      ['full', 'checkpoint unreadable'],
+      ['full', 'checkpoint unreadable'],
+    ]);
+    const kept = (await stateStore.inspect(`${accountScope(dovecot.account(user))}/`)).filter((raw) =>
+      raw.key.includes('/checkpoints/'),
+    );
+    assert.deepEqual(
+      kept.map((raw) => raw.key),
+      [key],
+      'one checkpoint, written afresh',
+    );
+    const aside = readdirSync(dirname(kept[0]?.where ?? '')).filter((name) => name.includes('.damaged-'));
+    assert.equal(aside.length, 1, 'the damaged one is kept beside it');
+    assert.match(readFileSync(join(dirname(kept[0]?.where ?? ''), aside[0] ?? ''), 'utf8'), /hand-edited/);
+    assert.deepEqual(
+      scans(await run(user, FILING)).map(([scan]) => scan),
+      ['incremental', 'incremental'],
+    );
   });
 
   it('scan in full after a rule changed, with --full, and for a rule that acts again (copyTo)', async () => {
