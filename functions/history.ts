@@ -1,5 +1,5 @@
 import { isInspectable } from './state/inspect.ts';
-import { damageOf } from './state/record-catalogue.ts';
+import { catalogue, damageOf } from './state/record-catalogue.ts';
 import { allRuns, findRun, type JournalEntry, type RunIndexEntry, RunJournal } from './state/run-journal.ts';
 import { type StateStore, StateStoreError } from './state/store.ts';
 
@@ -54,7 +54,7 @@ async function readEntry(
 ): Promise<JournalEntry | undefined> {
   try {
     const entry = await new RunJournal(state, scope).get(id);
-    const damage = entry && damageOf('history entry', entry);
+    const damage = entry && damageOf({ kind: 'history entry', parts: [id] }, entry);
     if (damage) unreadable({ id, why: `its entry in ${state.description} is damaged: ${damage}` });
     return damage ? undefined : entry;
   } catch (error) {
@@ -72,8 +72,9 @@ async function runIndex(
   if (!isInspectable(state)) return await allRuns(state);
   const runs: (RunIndexEntry & { id: string })[] = [];
   for (const raw of await state.inspect('mailsift-runs/')) {
+    if (catalogue(raw.key).kind === 'set aside') continue;
     const id = raw.key.slice('mailsift-runs/'.length);
-    const damage = raw.unreadable ?? damageOf('history index', raw.record?.value);
+    const damage = raw.unreadable ?? damageOf({ kind: 'history index', parts: [id] }, raw.record?.value);
     if (damage) unreadable({ id, why: `${raw.where}: ${damage}` });
     else runs.push({ ...(raw.record?.value as RunIndexEntry), id });
   }

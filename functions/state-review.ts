@@ -34,7 +34,7 @@ export async function checkState(store: InspectableStore, scope?: string): Promi
     const entry = catalogue(raw.key);
     // Set aside already: kept as it was, damaged or not, and read by no run.
     if (entry.kind === 'set aside') continue;
-    const problem = raw.unreadable ?? damageOf(entry.kind, raw.record?.value);
+    const problem = raw.unreadable ?? damageOf(entry, raw.record?.value);
     const base = { ...entry, key: raw.key, where: raw.where };
     if (problem)
       damaged.push({ ...base, problem, nextRun: whileDamaged(entry, raw.unreadable !== undefined) });

@@ -1,4 +1,5 @@
 import { expandUidSet, toRanges } from '../imap/uid-set.ts';
+import { intact } from './record-catalogue.ts';
 import { keySegment, type StateStore, stateKey } from './store.ts';
 
 /** An entry no run used up (its rule no longer matches those messages) expires after this long. */
@@ -147,6 +148,7 @@ export class CopyJournal {
     if (!this.earlier) {
       const records = await this.store.list<StoredEntry>(this.prefix);
       this.earlier = records
+        .map((each) => intact<StoredEntry>(each))
         .map((record) => ({ ...record.value, key: record.key, uids: expandUidSet(record.value.uids ?? '') }))
         .filter((entry) => entry.token !== this.token);
     }

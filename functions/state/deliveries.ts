@@ -6,6 +6,7 @@ import {
   type Watermark,
   wentBack,
 } from './mailbox-watermark.ts';
+import { intact } from './record-catalogue.ts';
 import { keySegment, type StateStore, stateKey } from './store.ts';
 
 /** A delivery record lives this long after its last write; a real run rewrites one it reads at REFRESH_MS old. */
@@ -105,7 +106,7 @@ export class DeliveryLog {
   private blocks(): Promise<Map<number, Block>> {
     this.loading ??= this.store.list<StoredDeliveries>(this.prefix).then((records) => {
       const blocks = new Map<number, Block>();
-      for (const record of records) {
+      for (const record of records.map((each) => intact<StoredDeliveries>(each))) {
         const uids = new Set(expandUidSet(record.value.uids ?? ''));
         const index = Number(record.key.slice(this.prefix.length));
         const forgotten = this.wentBackFrom(record.key, record.value, uids);

@@ -197,11 +197,13 @@ export class DynamoDbStateStore implements StateStore, InspectableStore {
     try {
       value = JSON.parse(item.value?.S ?? 'null') as T;
     } catch (error) {
-      throw new StateStoreError(`state item ${key} in ${this.table} holds no JSON value`, { cause: error });
+      throw new StateStoreError(`state item ${key} in ${this.table} holds no JSON value${REPAIR}`, {
+        cause: error,
+      });
     }
     const version = Number(item.version?.N);
     if (!Number.isInteger(version) || version < 1)
-      throw new StateStoreError(`state item ${key} in ${this.table} has no version`);
+      throw new StateStoreError(`state item ${key} in ${this.table} has no version${REPAIR}`);
     return {
       key,
       value,
@@ -223,6 +225,8 @@ export class DynamoDbStateStore implements StateStore, InspectableStore {
     }
   }
 }
+
+const REPAIR = '; `mailsift state repair` moves it aside (the next run starts that record afresh)';
 
 const NAMES = {
   '#version': 'version',

@@ -8,6 +8,7 @@ import {
   THIS_MACHINE,
   thisProcess,
 } from './machine.ts';
+import { intact } from './record-catalogue.ts';
 import { StateConflictError, type StateStore, stateKey } from './store.ts';
 
 /** How long a run may hold its account when the caller gives no deadline (the CLI). */
@@ -77,7 +78,8 @@ export async function acquireStateLease(
   const machine = options.machine ?? THIS_MACHINE;
   const key = stateKey(scope, 'lease');
   for (let attempt = 0; ; attempt++) {
-    const current = await store.get<LeaseHolder>(key);
+    const found = await store.get(key);
+    const current = found && intact<LeaseHolder>(found);
     if (current && holdsAccount(current.value, clock(), machine)) {
       throw new AccountBusyError(
         options.account,

@@ -1,5 +1,6 @@
 import { expandUidSet, toRanges } from '../imap/uid-set.ts';
 import { readWatermark, storedWatermark, type Watermark, wentBack } from './mailbox-watermark.ts';
+import { intact } from './record-catalogue.ts';
 import { keySegment, type StateStore, stateKey } from './store.ts';
 
 /** A pending expunge nobody finished (its mailbox was deleted, say) is forgotten after this long. */
@@ -41,7 +42,7 @@ export class PendingExpunges {
     const records = await this.store.list<{ uids: string; at?: unknown }>(this.prefix);
     const uids: number[] = [];
     const back: { key: string; reason: string }[] = [];
-    for (const record of records) {
+    for (const record of records.map((each) => intact<{ uids: string; at?: unknown }>(each))) {
       const at = readWatermark(record.value.at);
       const reason = at && wentBack(at, this.mailbox);
       if (reason) back.push({ key: record.key, reason });

@@ -1,4 +1,5 @@
 import { parseCheckpoint } from './checkpoints.ts';
+import { StateStoreError, type StoredRecord } from './store.ts';
 
 /**
  * Every kind of record mailsift keeps, told apart by its key (store.ts: the account scope, then the kind): what
@@ -39,6 +40,9 @@ const BY_SEGMENT: Readonly<Record<string, RecordKind>> = {
 
 export function catalogue(key: string): CataloguedKey {
   const [first = '', second = '', ...rest] = key.split('/').map(decode);
+  // Where DynamoDB and memory keep what was set aside, under any first segment (inspect.ts asideKey).
+  if (second === 'damaged')
+    return { kind: 'set aside', parts: rest, ...(first === 'mailsift-runs' ? {} : { account: first }) };
   if (first === 'mailsift-runs') return { kind: 'history index', parts: [second, ...rest] };
   if (first.startsWith('ticks:')) return { kind: 'tick', account: first.slice(6), parts: [second, ...rest] };
   const kind = BY_SEGMENT[second];
@@ -56,7 +60,8 @@ function decode(segment: string): string {
 }
 
 /** Why `value` is not a record of its kind; undefined when it reads as one. */
-export function damageOf(kind: RecordKind, value: unknown): string | undefined {
+export function damageOf(entry: Pick<CataloguedKey, 'kind' | 'parts'>, value: unknown): string | undefined {
+  const { kind } = entry;
   const object = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
   if (kind === 'set aside' || kind === 'foreign') return undefined;
   if (!object) return 'its value is not an object';
@@ -89,6 +94,7 @@ export function damageOf(kind: RecordKind, value: unknown): string | undefined {
     case 'history index':
       return missing({ scope: 'string', account: 'string', ruleset: 'string' });
     case 'token':
+      return entry.parts[0] === 'refresh-lock' ? undefined : missing({ token: 'string' });
     case 'tick':
       return undefined;
   }
@@ -129,4 +135,24 @@ export function withoutIt(entry: CataloguedKey): string {
     case 'foreign':
       return 'nothing: no run reads it';
   }
+}
+
+/** A record whose value is not of its kind's shape: the run stops at it, naming it, rather than misread it. */
+export class DamagedStateError extends StateStoreError {
+  readonly key: string;
+  constructor(key: string, why: string) {
+    const entry = catalogue(key);
+    super(
+      `state record ${key} (${entry.kind}) is damaged: ${why}; \`mailsift state repair\` sets it aside, and then ` +
+        withoutIt(entry),
+    );
+    this.key = key;
+  }
+}
+
+/** `record`, checked against its kind (by its key). @throws DamagedStateError */
+export function intact<T>(record: StoredRecord<unknown>): StoredRecord<T> {
+  const why = damageOf(catalogue(record.key), record.value);
+  if (why) throw new DamagedStateError(record.key, why);
+  return record as StoredRecord<T>;
 }

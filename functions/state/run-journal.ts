@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { toRanges } from '../imap/uid-set.ts';
+import { intact } from './record-catalogue.ts';
 import type { StateStore } from './store.ts';
 import { stateKey } from './store.ts';
 
@@ -139,7 +140,9 @@ export class RunJournal {
 
   /** Every entry kept, newest first. */
   async list(): Promise<JournalEntry[]> {
-    const records = await this.store.list<JournalEntry>(stateKey(this.scope, 'journal', ''));
-    return records.map((record) => record.value).sort((a, b) => b.id.localeCompare(a.id));
+    const records = await this.store.list(stateKey(this.scope, 'journal', ''));
+    return records
+      .map((record) => intact<JournalEntry>(record).value)
+      .sort((a, b) => b.id.localeCompare(a.id));
   }
 }
