@@ -213,10 +213,10 @@ describe('FileStateStore', () => {
       { token: 'x' },
     );
     chmodSync(join(root, 'acct'), 0o700);
-    chmodSync(record, 0o640);
+    chmodSync(record, 0o644);
     await assert.rejects(
       new FileStateStore(root).get('acct/oauth/refresh-token'),
-      /can be read or written by group or others \(mode 0640\): .*chmod 600/,
+      /can be read or written by group or others \(mode 0644\): .*chmod 600/,
     );
     chmodSync(record, 0o600);
     // Owned by another user (uid 8, mail): refused even with a tight mode.
