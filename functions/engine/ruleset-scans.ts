@@ -27,8 +27,8 @@ interface Group {
   candidates: Candidates;
   /** Rules of the group that ended, and whether each left nothing for a later run. */
   readonly ended: Map<string, boolean>;
-  /** Whether a rule of the group changed the mailbox (flags, expunges): its HIGHESTMODSEQ went up. */
-  changed: boolean;
+  /** The highest MODSEQ the group's own changes were answered with (ImapSession.modseqReached). */
+  reached?: bigint;
 }
 
 /**
@@ -60,7 +60,6 @@ export class RulesetScans {
         durations: durationsOf(rules),
         candidates: { uids: [], interleaved: false },
         ended: new Map(),
-        changed: false,
       });
     }
   }
@@ -95,7 +94,9 @@ export class RulesetScans {
   /** Reads the group's checkpoint, selects its mailbox and decides. */
   private async plan(session: ImapSession, path: string, group: Group) {
     const { now, dryRun, fullScan } = this.options;
-    const checkpoint = fullScan ? undefined : await this.checkpoints.load(path);
+    // Read under --full too: a damaged one is then set aside, not overwritten, when the new one is saved.
+    const stored = await this.checkpoints.load(path);
+    const checkpoint = fullScan ? undefined : stored;
     const mailbox = await session.openMailbox(path, dryRun);
     const plan = planGroup({
       checkpoint,
@@ -116,11 +117,12 @@ export class RulesetScans {
   async end(
     rule: Rule,
     path: string,
-    outcome: { readonly clean: boolean; readonly changed: boolean },
+    outcome: { readonly clean: boolean; readonly reached?: bigint },
   ): Promise<ErrorSummary | undefined> {
     const group = this.groupOf(path);
     group.ended.set(rule.name, outcome.clean);
-    group.changed ||= outcome.changed;
+    if (outcome.reached !== undefined && (group.reached === undefined || outcome.reached > group.reached))
+      group.reached = outcome.reached;
     const next = reached(group);
     const last = group.rules.at(-1)?.name === rule.name;
     if (!last || !next || this.options.dryRun) return undefined;
@@ -143,7 +145,7 @@ export class RulesetScans {
   private nothingNew(group: Group): boolean {
     const { since, next, fullReason } = group.plan ?? {};
     return (
-      !group.changed &&
+      group.reached === undefined &&
       fullReason === undefined &&
       since !== undefined &&
       next !== undefined &&
@@ -174,11 +176,12 @@ export class RulesetScans {
 }
 
 /**
- * The group's new checkpoint; where its rules changed the mailbox, with the HIGHESTMODSEQ it must have reached
- * since: every flag change and expunge takes a mod-sequence above all before (RFC 7162 §3.1.1). A mailbox found
- * below that was put back from a backup, even one taken just before this run's SELECT (scan.ts).
+ * The group's new checkpoint; where its rules changed the mailbox, with the HIGHESTMODSEQ the server said those
+ * changes took it to (mod-sequences only grow, RFC 7162 §3.1.1): a mailbox found below it was put back from a
+ * backup, even one taken just before this run's SELECT (scan.ts).
  */
 function reached(group: Group): Checkpoint | undefined {
   const next = group.plan?.next;
-  return next && group.changed ? { ...next, reachedModseq: next.highestModseq + 1n } : next;
+  if (!next || group.reached === undefined || group.reached <= next.highestModseq) return next;
+  return { ...next, reachedModseq: group.reached };
 }

@@ -116,8 +116,7 @@ export async function runRule(
   const failure = applied.failure ?? deliveryFailure(applied.failed, acted.length);
   // Clean: nothing this rule matched waits for a later run, so its checkpoint may move past it.
   const clean = !failure && skipped.length === 0 && acted.length === actionable.length;
-  const changed = !run.dryRun && acted.length > applied.failed.length && steps.some(changesMailbox(rule));
-  const unsaved = await run.scans.end(rule, mailboxPath, { clean, changed });
+  const unsaved = await run.scans.end(rule, mailboxPath, { clean, reached: session.modseqReached() });
   const warnings = [...resumed.forgotten, ...run.state.takeWarnings()];
   return {
     name: rule.name,
@@ -341,12 +340,4 @@ function deliveryFailure(failed: readonly MessageProblem[], acted: number): Erro
     error: `${failed.length} of ${acted} messages failed: ${failed[0]?.reason}`,
     errorType: 'DeliveryError',
   };
-}
-
-/** Whether the step leaves the messages it acts on changed in their mailbox: flags, a delivery mark, gone. */
-function changesMailbox(rule: Rule) {
-  return (step: ActionStep) =>
-    step.definition.removesMessages ||
-    step.definition.flagChange(step.params) !== undefined ||
-    step.definition.deliveryMark(step.params, rule.name) !== undefined;
 }

@@ -18,7 +18,7 @@ export async function expungeExactly(core: SessionCore, uids: readonly number[])
     );
   }
   for (const set of core.saved.uidSets(uids)) {
-    await execChecked(core.client, 'UID EXPUNGE', [sequence(set)]);
+    core.modseqSeen.noteCode(await execChecked(core.client, 'UID EXPUNGE', [sequence(set)]));
   }
   core.saved.forget(); // the expunged messages left `$`
 }

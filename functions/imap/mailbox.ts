@@ -39,6 +39,7 @@ export async function openMailbox(core: SessionCore, path: string, readOnly: boo
   const select = !current || current.path !== name || Boolean(current.readOnly) !== readOnly;
   if (select) {
     core.saved.forget(); // RFC 5182 §2.1: SELECT and EXAMINE reset `$`
+    core.modseqSeen.reset();
     try {
       await client.mailboxOpen(name, { readOnly });
     } catch (error) {

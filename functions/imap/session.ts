@@ -11,6 +11,7 @@ import { expungeExactly, removeOwnMessages } from './expunge.ts';
 import { fetchEvery, fetchFrom, fetchMessages } from './fetch.ts';
 import { createMailbox, listMailboxes, type MailboxInfo, mailboxStatus, openMailbox } from './mailbox.ts';
 import { serverName, userName } from './mailbox-names.ts';
+import { ModseqSeen } from './modseq-seen.ts';
 import { SavedResult } from './saved-result.ts';
 import { searchUids } from './search.ts';
 import { factsThatMatter, type ProfileFacts, profileOf, type ServerProfile } from './server-profile.ts';
@@ -44,7 +45,13 @@ export class ImapSession {
 
   private constructor(client: ImapFlow, wire: WireRecord) {
     const profile = profileOf(client);
-    this.core = { client, profile, wire, saved: new SavedResult(profile.maxUidSetLength) };
+    this.core = {
+      client,
+      profile,
+      wire,
+      saved: new SavedResult(profile.maxUidSetLength),
+      modseqSeen: new ModseqSeen(),
+    };
   }
 
   /**
@@ -62,6 +69,11 @@ export class ImapSession {
   /** The text of the server's BYE, where it hung up with one (Exchange: `… AccessTokenExpired`). */
   get byeReason(): string | undefined {
     return this.core.client.byeReason ?? undefined;
+  }
+
+  /** The highest MODSEQ the selected mailbox reached by this session's changes since its SELECT (modseq-seen.ts). */
+  modseqReached(): bigint | undefined {
+    return this.core.modseqSeen.value;
   }
 
   /** Every command sent on this connection, by name (`UID SEARCH`, `UID MOVE`, …), in order. */

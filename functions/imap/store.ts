@@ -1,5 +1,5 @@
 import { CapabilityError } from '../errors.ts';
-import { atom, execChecked, sequence } from './exec.ts';
+import { atom, execChecked, type ParsedResponse, sequence } from './exec.ts';
 import type { SessionCore } from './session-core.ts';
 
 /** Whether the selected mailbox keeps `flag` (PERMANENTFLAGS lists it, or `\*` for any keyword, RFC 3501 §7.1). */
@@ -11,9 +11,9 @@ export function canStore(core: SessionCore, flag: string): boolean {
 /**
  * With CONDSTORE enabled, the server answers even a .SILENT STORE with a FETCH of each message's new MODSEQ (RFC
  * 7162 §3.1.3): thousands of lines that imapflow would turn into message updates nobody reads. A run learns what
- * changed from its next SEARCH, not from these.
+ * changed from its next SEARCH, not from these; only the highest MODSEQ is kept (modseq-seen.ts).
  */
-const IGNORED = async () => {};
+const modseqOnly = (core: SessionCore) => async (line: ParsedResponse) => core.modseqSeen.noteFetch(line);
 
 /**
  * `UID STORE ±FLAGS.SILENT`, chunked (or `$`). Refuses to add flags the mailbox cannot keep: imapflow would
@@ -30,7 +30,7 @@ export async function storeFlags(
   const operation = mode === 'add' ? '+FLAGS.SILENT' : '-FLAGS.SILENT';
   for (const set of core.saved.uidSets(uids)) {
     await execChecked(core.client, 'UID STORE', [sequence(set), atom(operation), flags.map(atom)], {
-      untagged: { FETCH: IGNORED },
+      untagged: { FETCH: modseqOnly(core) },
     });
   }
 }

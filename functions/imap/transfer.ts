@@ -31,6 +31,7 @@ export async function transferMessages(
     await creatingOnTryCreate(core, destination, {}, async () => {
       const tagged = await execChecked(core.client, command, attributes, untagged);
       found ??= copyUidOf(tagged);
+      if (command === 'UID MOVE') core.modseqSeen.noteCode(tagged);
     });
     if (!found) complete = false;
     else {

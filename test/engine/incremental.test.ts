@@ -358,17 +358,38 @@ rules:
     );
     backup.restore();
     const restored = await run(user, FILING);
-    // Back to the SELECT's HIGHESTMODSEQ, one below what the run's changes took it to.
+    // Back to the SELECT's HIGHESTMODSEQ, below what the server said the run's changes took it to.
     for (const [scan, why] of scans(restored)) {
       assert.equal(scan, 'full');
       const [, now, reached] = /^mailbox went back: HIGHESTMODSEQ (\d+) < (\d+)$/.exec(why ?? '') ?? [];
-      assert.equal(Number(reached), Number(now) + 1, why);
+      assert.ok(Number(reached) > Number(now), why);
     }
     assert.deepEqual(
       restored.rules.map((rule) => rule.acted),
       [1, 1],
     );
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Finance'), ['j0', 'j3', 'j6', 'k0']);
+  });
+
+  it('take a STORE that changed nothing (a flag the message had) for no restore: no MODSEQ came back', async () => {
+    const user = dovecot.addUser();
+    dovecot.seed(user, 'INBOX', [
+      { raw: makeMail({ messageId: 's1', from: 'anna@example.com' }), flags: 'S' },
+    ]);
+    const ruleset = rulesetOf(`
+rules:
+  - name: keep-copy
+    match: { from: anna@ }
+    actions: [{ copyTo: Backup }, { addFlags: ['\\Seen'] }]
+  - name: tag-news
+    match: { from: news@ }
+    actions: [{ addFlags: [$News] }]
+`);
+    await run(user, ruleset);
+    assert.deepEqual(scans(await run(user, ruleset)), [
+      ['full', 'acts again'],
+      ['incremental', ''],
+    ]);
   });
 
   it('scan in full past a checkpoint that is not one, keeping the damaged record aside, not overwritten', async () => {
