@@ -104,15 +104,15 @@ export class DeliveryLog {
 
   /** Every block's record, read once however many callers ask at the same time. */
   private blocks(): Promise<Map<number, Block>> {
-    this.loading ??= this.store.list<StoredDeliveries>(this.prefix).then((records) => {
+    this.loading ??= this.store.list<StoredDeliveries>(this.prefix).then(async (records) => {
       const blocks = new Map<number, Block>();
       for (const record of records.map((each) => intact<StoredDeliveries>(each))) {
         const uids = new Set(expandUidSet(record.value.uids ?? ''));
         const index = Number(record.key.slice(this.prefix.length));
-        const forgotten = this.wentBackFrom(record.key, record.value, uids);
+        const forgotten = await this.wentBackFrom(record.key, record.value, uids);
         blocks.set(index, {
           uids,
-          // A block that forgot UIDs is written again with the next delivery, without them.
+          // A block that forgot its UIDs is written again with the next delivery.
           written: forgotten ? new Set() : new Set(uids),
           writtenAt: forgotten ? 0 : record.value.writtenAt,
           writing: Promise.resolve(),
@@ -124,22 +124,22 @@ export class DeliveryLog {
   }
 
   /**
-   * A record written when the mailbox stood further on (put back from a backup since): the UIDs from today's
-   * UIDNEXT on name no message now and will be given to new mail, which must still be posted; they are taken
-   * out of `uids`. Returns whether any were.
+   * A record written when the mailbox stood further on (put back from a backup since) is not believed at all:
+   * new mail may have taken its UIDs again already, and a message taken for posted would never be posted. Its UIDs
+   * are forgotten (a message may be posted again, unless it carries the webhook's keyword) and the record deleted
+   * (where the store takes writes: a dry run's does not, and the next real run forgets it again). Returns whether.
    */
-  private wentBackFrom(key: string, value: StoredDeliveries, uids: Set<number>): boolean {
+  private async wentBackFrom(key: string, value: StoredDeliveries, uids: Set<number>): Promise<boolean> {
     const at = readWatermark(value.at);
     const reason = at && wentBack(at, this.mailbox);
     if (!reason) return false;
-    const stale = [...uids].filter((uid) => uid >= this.mailbox.uidNext);
-    for (const uid of stale) uids.delete(uid);
     this.warn(
-      `the mailbox went back (${reason}) since delivery record ${key} was written: ` +
-        `${stale.length} delivered UID(s) from UIDNEXT ${this.mailbox.uidNext} on are forgotten, ` +
-        'so new mail given those UIDs is posted',
+      `the mailbox went back (${reason}) since delivery record ${key} was written: its ${uids.size} delivered ` +
+        "UID(s) are forgotten, so those messages may be posted again unless they carry the webhook's keyword",
     );
-    return stale.length > 0;
+    uids.clear();
+    await this.store.delete(key).catch(() => undefined);
+    return true;
   }
 
   private async write(index: number, block: Block): Promise<void> {
