@@ -1,3 +1,4 @@
+import { UsageError } from './errors.ts';
 import { asideLabel, type InspectableStore, type RawRecord } from './state/inspect.ts';
 import { type CataloguedKey, catalogue, damageOf, withoutIt } from './state/record-catalogue.ts';
 import { keySegment } from './state/store.ts';
@@ -55,6 +56,10 @@ export async function repairState(
   now: Date,
 ): Promise<(Finding & { readonly aside: string })[]> {
   const { damaged } = await checkState(store, scope);
+  const busy = await busyAccounts(store, scope, now.getTime());
+  const held = damaged.find((finding) => finding.account !== undefined && busy.has(finding.account));
+  // A run going on may be rewriting the very record: repair once it has ended.
+  if (held) throw new UsageError(`a run of ${held.account} holds its lease: repair once the run has ended`);
   const label = asideLabel('damaged', now);
   const repaired: (Finding & { aside: string })[] = [];
   for (const finding of damaged) {
@@ -113,4 +118,19 @@ function whileDamaged(entry: CataloguedKey, unreadable: boolean): string {
     return 'the next run of the account stops at it, naming it, until it is set aside (mailsift state repair)';
   if (entry.kind === 'checkpoint') return 'the next run scans that mailbox in full ("checkpoint unreadable")';
   return 'a run may stop at it or misread it: set it aside (mailsift state repair)';
+}
+
+/** Accounts (scopes) whose lease is held now: their records may be rewritten while we look. */
+async function busyAccounts(
+  store: InspectableStore,
+  scope: string | undefined,
+  now: number,
+): Promise<Set<string>> {
+  const busy = new Set<string>();
+  for (const raw of await store.inspect(scopePrefix(scope))) {
+    const entry = catalogue(raw.key);
+    const expiresAt = Number((raw.record?.value as { expiresAt?: unknown } | undefined)?.expiresAt);
+    if (entry.kind === 'lease' && entry.account !== undefined && expiresAt > now) busy.add(entry.account);
+  }
+  return busy;
 }

@@ -36,7 +36,7 @@ async function filledStore() {
   await store.put(`${PK}/checkpoints/office/INBOX`, CHECKPOINT);
   await store.put(`${PK}/checkpoints/office/Lists`, { digest: 'd', uidNext: 'twenty' });
   await store.put(`${PK}/deliveries/INBOX/7/%24Posted/0`, { uids: '1:5,9', writtenAt: 1 });
-  await store.put(`${PK}/oauth/refresh-token`, { refreshToken: 'never shown' });
+  await store.put(`${PK}/oauth/refresh-token`, { token: 'never shown' });
   await store.put(`${PK}/notes`, { mine: true });
   // Written by hand: no JSON in it.
   await dynamo.client.send(

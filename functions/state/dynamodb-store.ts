@@ -138,19 +138,41 @@ export class DynamoDbStateStore implements StateStore, InspectableStore {
     return found;
   }
 
-  /** Copied, as it is, to `SCOPE/damaged/LABEL/REST` (which no run lists), then deleted. */
+  /**
+   * Copied, as it is but without its expiry (kept means kept: TTL would delete it), to `SCOPE/damaged/LABEL/REST`,
+   * which no run lists; then deleted only if it is still what was copied (no run rewrote it meanwhile).
+   */
   async setAside(key: string, label: string): Promise<string> {
     const aside = asideKey(key, label);
     const output = await this.send('read', key, () =>
       this.client.send(new GetItemCommand({ TableName: this.table, Key: keyOf(key), ConsistentRead: true })),
     );
-    if (output.Item) {
-      const item = { ...output.Item, ...keyOf(aside) };
-      await this.send('write', aside, () =>
-        this.client.send(new PutItemCommand({ TableName: this.table, Item: item })),
-      );
-    }
-    await this.delete(key);
+    if (!output.Item) return `${this.table} ${aside}`;
+    const { [STATE_TABLE_KEYS.ttl]: _ttl, expiresAt: _expiresAt, ...kept } = output.Item;
+    await this.send('write', aside, () =>
+      this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...kept, ...keyOf(aside) } })),
+    );
+    const same = ['version', 'value'].map((name) =>
+      output.Item?.[name] ? `#${name} = :${name}` : `attribute_not_exists(#${name})`,
+    );
+    await this.send('set aside', key, () =>
+      this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: keyOf(key),
+          ConditionExpression: same.join(' AND '),
+          ExpressionAttributeNames: { '#version': 'version', '#value': 'value' },
+          ...(output.Item?.version || output.Item?.value
+            ? {
+                ExpressionAttributeValues: {
+                  ...(output.Item?.version ? { ':version': output.Item.version } : {}),
+                  ...(output.Item?.value ? { ':value': output.Item.value } : {}),
+                },
+              }
+            : {}),
+        }),
+      ),
+    );
     return `${this.table} ${aside}`;
   }
 

@@ -198,7 +198,7 @@ export class FileStateStore implements StateStore, InspectableStore {
       if (!Number.isInteger(parsed?.version)) throw new Error('no version');
       return parsed;
     } catch (error) {
-      throw new DamagedRecordError(path, (error as Error).message);
+      throw new DamagedRecordError(path, withoutContent((error as Error).message));
     }
   }
 
@@ -292,6 +292,16 @@ export class FileStateStore implements StateStore, InspectableStore {
       { cause: error },
     );
   }
+}
+
+/**
+ * JSON.parse's words without the piece of the file it quotes (Node 20: `Unexpected token 'x', "1//0gSECRE"... is
+ * not valid JSON`): the file may be a token record, and these words are printed.
+ */
+function withoutContent(message: string): string {
+  const position = /position (\d+)/.exec(message)?.[1];
+  if (message === 'no version') return message;
+  return `not JSON${position === undefined ? '' : ` (at position ${position})`}`;
 }
 
 /** A record file that is no record: a run stops at it; `mailsift state repair` sets it aside. */

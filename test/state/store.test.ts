@@ -191,6 +191,15 @@ describe('FileStateStore', () => {
         ['acct/lease', join(root, 'acct', 'lease.json'), true, undefined],
       ],
     );
+    // A token pasted in raw: what is said of it quotes none of it.
+    await store.put('acct/oauth/refresh-token', { token: 'x' });
+    writeFileSync(join(root, 'acct', 'oauth', 'refresh-token.json'), '1//0gSECRETREFRESHTOKEN');
+    const token = (await store.inspect('acct/oauth/')).map((raw) => raw.unreadable);
+    assert.deepEqual(token, ['not JSON (at position 1)']);
+    await assert.rejects(
+      store.get('acct/oauth/refresh-token'),
+      (error: Error) => !/SECRET|0g/.test(error.message),
+    );
     const aside = await store.setAside('acct/lease', 'damaged-T');
     assert.equal(aside, join(root, 'acct', 'lease.json.damaged-T'));
     assert.equal(readFileSync(aside, 'utf8'), '{"truncated', 'kept as it was');
