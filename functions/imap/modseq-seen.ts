@@ -3,9 +3,9 @@ import type { ParsedResponse } from './exec.ts';
 /**
  * The highest MODSEQ the server reported for the selected mailbox since it was selected, from what mailsift's own
  * changes brought back: the FETCH (MODSEQ) a STORE answers for each message it changed (RFC 7162 §3.1.3), and
- * the [HIGHESTMODSEQ] code of a UID EXPUNGE or MOVE where QRESYNC is enabled (RFC 7162 §3.2.10). A STORE that
- * changed nothing reports none, so this is a value the mailbox really reached, never a guess: a mailbox found
- * below it later went back (restored from a backup).
+ * the [HIGHESTMODSEQ] code of a UID EXPUNGE or MOVE where QRESYNC is enabled (RFC 7162 §3.2; Dovecot sends it).
+ * A STORE that changed nothing reports none, so this is a value the mailbox really reached, never a guess: a
+ * mailbox found below it later went back (restored from a backup).
  */
 export class ModseqSeen {
   private highest: bigint | undefined;
