@@ -24,14 +24,7 @@ const mode = (stats: Stats) => `mode ${(stats.mode & 0o777).toString(8).padStart
 
 /** @throws UnsafeStateError where a directory of the state is another user's or writable by group or others. */
 export function checkDirectory(path: string, stats: Stats): void {
-  const me = process.geteuid?.();
-  if (me !== undefined && stats.uid !== me) {
-    throw new UnsafeStateError(
-      `state directory ${path}`,
-      `is owned by another user (uid ${stats.uid}, not ${me})`,
-      `chown -R ${me} ${path}`,
-    );
-  }
+  checkOwner(`state directory ${path}`, stats, `chown -R ${process.geteuid?.()} ${path}`);
   if (stats.mode & 0o022) {
     throw new UnsafeStateError(
       `state directory ${path}`,
@@ -43,14 +36,7 @@ export function checkDirectory(path: string, stats: Stats): void {
 
 /** @throws UnsafeStateError where a record file is another user's or open to group or others at all. */
 export function checkRecordFile(path: string, stats: Stats): void {
-  const me = process.geteuid?.();
-  if (me !== undefined && stats.uid !== me) {
-    throw new UnsafeStateError(
-      `state record ${path}`,
-      `is owned by another user (uid ${stats.uid}, not ${me})`,
-      `chown ${me} ${path}`,
-    );
-  }
+  checkOwner(`state record ${path}`, stats, `chown ${process.geteuid?.()} ${path}`);
   if (stats.mode & 0o077) {
     throw new UnsafeStateError(
       `state record ${path}`,
@@ -58,4 +44,11 @@ export function checkRecordFile(path: string, stats: Stats): void {
       `chmod 600 ${path}`,
     );
   }
+}
+
+/** Where there are user ids (not on Windows): the file or directory must be this process's user's. */
+function checkOwner(what: string, stats: Stats, fix: string): void {
+  const me = process.geteuid?.();
+  if (me !== undefined && stats.uid !== me)
+    throw new UnsafeStateError(what, `is owned by another user (uid ${stats.uid}, not ${me})`, fix);
 }

@@ -57,6 +57,14 @@ rules:
     actions: [{ addFlags: [$News] }]
 `);
 
+/** A threshold of minutes, shorter than an incremental run's window slack. */
+const AGE_OUT_2M = rulesetOf(`
+rules:
+  - name: age-out
+    match: { olderThan: 2m }
+    actions: [{ moveTo: Aged }]
+`);
+
 function seedMixed(server: TestDovecot, user: string, count: number, prefix = 'm') {
   server.seed(
     user,
@@ -240,12 +248,7 @@ rules:
       server().seed(user, 'INBOX', [
         { raw: makeMail({ messageId: 'young' }), internalDate: new Date(real - 10 * 60_000) },
       ]);
-      const ruleset = rulesetOf(`
-rules:
-  - name: age-out
-    match: { olderThan: 2m }
-    actions: [{ moveTo: Aged }]
-`);
+      const ruleset = AGE_OUT_2M;
       const first = await run(user, ruleset, { now: new Date(real - 9 * 60_000) }, server());
       assert.equal(first.rules[0]?.acted, 0);
       const second = await run(user, ruleset, { now: new Date(real - 7 * 60_000) }, server());
@@ -263,12 +266,7 @@ rules:
       { raw: makeMail({ messageId: 'crosses' }), internalDate: new Date(real - 150_000) },
       { raw: makeMail({ messageId: 'fresh' }), internalDate: new Date(real - 30_000) },
     ]);
-    const ruleset = rulesetOf(`
-rules:
-  - name: age-out
-    match: { olderThan: 2m }
-    actions: [{ moveTo: Aged }]
-`);
+    const ruleset = AGE_OUT_2M;
     const first = await run(user, ruleset, { now: new Date(real - 45_000) });
     assert.equal(first.rules[0]?.acted, 0);
     const second = await run(user, ruleset, { now: new Date(real) });
