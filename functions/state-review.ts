@@ -1,5 +1,7 @@
 import { UsageError } from './errors.ts';
 import { asideLabel, type InspectableStore, type RawRecord } from './state/inspect.ts';
+import { holdsAccount, type LeaseHolder } from './state/lease.ts';
+import { THIS_MACHINE } from './state/machine.ts';
 import { type CataloguedKey, catalogue, damageOf, withoutIt } from './state/record-catalogue.ts';
 import { keySegment } from './state/store.ts';
 
@@ -120,7 +122,10 @@ function whileDamaged(entry: CataloguedKey, unreadable: boolean): string {
   return 'a run may stop at it or misread it: set it aside (mailsift state repair)';
 }
 
-/** Accounts (scopes) whose lease is held now: their records may be rewritten while we look. */
+/**
+ * Accounts (scopes) whose lease a live run holds now: their records may be rewritten while we look. A damaged
+ * lease holds nothing (it is what repair is for), nor one whose process on this machine is gone.
+ */
 async function busyAccounts(
   store: InspectableStore,
   scope: string | undefined,
@@ -129,8 +134,9 @@ async function busyAccounts(
   const busy = new Set<string>();
   for (const raw of await store.inspect(scopePrefix(scope))) {
     const entry = catalogue(raw.key);
-    const expiresAt = Number((raw.record?.value as { expiresAt?: unknown } | undefined)?.expiresAt);
-    if (entry.kind === 'lease' && entry.account !== undefined && expiresAt > now) busy.add(entry.account);
+    if (entry.kind !== 'lease' || entry.account === undefined || !raw.record) continue;
+    if (damageOf(entry, raw.record.value) !== undefined) continue;
+    if (holdsAccount(raw.record.value as LeaseHolder, now, THIS_MACHINE)) busy.add(entry.account);
   }
   return busy;
 }

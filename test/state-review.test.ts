@@ -3,9 +3,11 @@
  * same findings and the same set-aside records as on files (test/cli-state.test.ts runs those through the CLI).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStateStore } from '../functions/state/dynamodb-store.ts';
+import { thisProcess } from '../functions/state/machine.ts';
 import { keySegment } from '../functions/state/store.ts';
 import { stateReport } from '../functions/state-report.ts';
 import { checkState, forgetAccount, repairState } from '../functions/state-review.ts';
@@ -80,6 +82,37 @@ describe('state check and repair on DynamoDB', () => {
     const after = await checkState(store, SCOPE);
     assert.deepEqual(after.damaged, []);
     assert.equal(after.records, check.records, 'set aside, not deleted');
+  });
+
+  it('repairs past a damaged lease, and not while a live run holds the account', async () => {
+    const store = await filledStore();
+    const hour = Date.now() + 3_600_000;
+    // No token: damaged, however far off its expiry says; it holds nothing.
+    await store.put(`${PK}/lease`, { expiresAt: hour, host: 'elsewhere', pid: 1 });
+    const repaired = await repairState(store, SCOPE, new Date());
+    assert.ok(repaired.some((finding) => finding.kind === 'lease'));
+    await store.put(`${PK}/notes/x`, 'damaged? no: foreign');
+    await store.put(`${PK}/copies/c2`, 7);
+    // A run in another process of this machine, alive (started 0: unknown start time, so the pid decides).
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      const live = {
+        ...thisProcess(),
+        pid: sleeper.pid,
+        started: 0,
+        token: 't',
+        expiresAt: hour,
+        rulesets: ['x'],
+      };
+      await store.put(`${PK}/lease`, live);
+      await assert.rejects(
+        repairState(store, SCOPE, new Date()),
+        /a run of anna@imap\.example\.com holds its lease/,
+      );
+      assert.equal((await store.get(`${PK}/copies/c2`))?.value, 7, 'nothing set aside under a live run');
+    } finally {
+      sleeper.kill();
+    }
   });
 
   it('shows the checkpoint, the deliveries and that a token is kept, never the token', async () => {

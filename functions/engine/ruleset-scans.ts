@@ -94,8 +94,8 @@ export class RulesetScans {
   /** Reads the group's checkpoint, selects its mailbox and decides. */
   private async plan(session: ImapSession, path: string, group: Group) {
     const { now, dryRun, fullScan } = this.options;
-    // Read under --full too: a damaged one is then set aside, not overwritten, when the new one is saved.
-    const stored = await this.checkpoints.load(path);
+    // Read under --full too, tolerantly: a damaged one is set aside, not overwritten, when the new one is saved.
+    const stored = await this.checkpoints.load(path, { tolerant: fullScan });
     const checkpoint = fullScan ? undefined : stored;
     const mailbox = await session.openMailbox(path, dryRun);
     const plan = planGroup({

@@ -1,5 +1,5 @@
 import { asideLabel, isInspectable } from './inspect.ts';
-import { keySegment, type StateStore, stateKey } from './store.ts';
+import { keySegment, type StateStore, StateStoreError, stateKey } from './store.ts';
 
 /** A checkpoint nobody renewed (a ruleset removed, a mailbox gone) is forgotten after this long: a full scan. */
 const RECORD_LIFETIME_MS = 90 * 24 * 60 * 60_000;
@@ -54,8 +54,22 @@ export class Checkpoints {
   /** Mailboxes whose checkpoint was there but unreadable: set aside, not overwritten, by `save`. */
   private readonly unreadable = new Set<string>();
 
-  async load(mailbox: string): Promise<Checkpoint | typeof UNREADABLE | undefined> {
-    const record = await this.store.get<Partial<StoredCheckpoint>>(this.keyOf(mailbox));
+  /**
+   * `tolerant` (--full, which needs no checkpoint): a record the store cannot read at all counts as unreadable
+   * too, and is set aside by `save`, instead of stopping the run.
+   */
+  async load(
+    mailbox: string,
+    options: { readonly tolerant?: boolean } = {},
+  ): Promise<Checkpoint | typeof UNREADABLE | undefined> {
+    const record = await this.store
+      .get<Partial<StoredCheckpoint>>(this.keyOf(mailbox))
+      .catch((error: unknown) => {
+        if (!options.tolerant || !(error instanceof StateStoreError)) throw error;
+        this.unreadable.add(mailbox);
+        return UNREADABLE;
+      });
+    if (typeof record === 'string') return UNREADABLE;
     if (!record) return undefined;
     const checkpoint = parseCheckpoint(record.value);
     if (!checkpoint) this.unreadable.add(mailbox);

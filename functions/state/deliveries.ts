@@ -104,12 +104,12 @@ export class DeliveryLog {
 
   /** Every block's record, read once however many callers ask at the same time. */
   private blocks(): Promise<Map<number, Block>> {
-    this.loading ??= this.store.list<StoredDeliveries>(this.prefix).then(async (records) => {
+    this.loading ??= this.store.list<StoredDeliveries>(this.prefix).then((records) => {
       const blocks = new Map<number, Block>();
       for (const record of records.map((each) => intact<StoredDeliveries>(each))) {
         const uids = new Set(expandUidSet(record.value.uids ?? ''));
         const index = Number(record.key.slice(this.prefix.length));
-        const forgotten = await this.wentBackFrom(record.key, record.value, uids);
+        const forgotten = this.wentBackFrom(record.key, record.value, uids);
         blocks.set(index, {
           uids,
           // A block that forgot its UIDs is written again with the next delivery.
@@ -126,10 +126,10 @@ export class DeliveryLog {
   /**
    * A record written when the mailbox stood further on (put back from a backup since) is not believed at all:
    * new mail may have taken its UIDs again already, and a message taken for posted would never be posted. Its UIDs
-   * are forgotten (a message may be posted again, unless it carries the webhook's keyword) and the record deleted
-   * (where the store takes writes: a dry run's does not, and the next real run forgets it again). Returns whether.
+   * are forgotten (a message may be posted again, unless it carries the webhook's keyword); a real run's refreshing
+   * `load` writes the record again, empty and at today's watermark, so that it is said once. Returns whether.
    */
-  private async wentBackFrom(key: string, value: StoredDeliveries, uids: Set<number>): Promise<boolean> {
+  private wentBackFrom(key: string, value: StoredDeliveries, uids: Set<number>): boolean {
     const at = readWatermark(value.at);
     const reason = at && wentBack(at, this.mailbox);
     if (!reason) return false;
@@ -138,7 +138,6 @@ export class DeliveryLog {
         "UID(s) are forgotten, so those messages may be posted again unless they carry the webhook's keyword",
     );
     uids.clear();
-    await this.store.delete(key).catch(() => undefined);
     return true;
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type RulesetSummary, type RunOptions, runRuleset, runRulesets } from '../../functions/engine/run.ts';
@@ -367,6 +367,29 @@ rules:
       [1, 1],
     );
     assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'Finance'), ['j0', 'j3', 'j6', 'k0']);
+  });
+
+  it('get past a checkpoint file that is not JSON with --full, setting it aside', async () => {
+    const user = dovecot.addUser();
+    seedMixed(dovecot, user, 3, 'f');
+    await run(user, FILING);
+    const [raw] = await stateStore.inspect(`${accountScope(dovecot.account(user))}/checkpoints/test/INBOX`);
+    writeFileSync(raw?.where ?? '', '{"cut');
+    const stopped = await run(user, FILING);
+    assert.match(String(stopped.rules[0]?.error ?? stopped.error), /not a mailsift record/);
+    const full = await run(user, FILING, { fullScan: true });
+    assert.deepEqual(scans(full), [
+      ['full', '--full'],
+      ['full', '--full'],
+    ]);
+    assert.equal(
+      readdirSync(dirname(raw?.where ?? '')).filter((name) => name.includes('.damaged-')).length,
+      1,
+    );
+    assert.deepEqual(
+      scans(await run(user, FILING)).map(([scan]) => scan),
+      ['incremental', 'incremental'],
+    );
   });
 
   it('take a STORE that changed nothing (a flag the message had) for no restore: no MODSEQ came back', async () => {

@@ -139,7 +139,7 @@ describe('the delivery log', () => {
     }
   });
 
-  it('forgets, once the mailbox went back, every delivered UID of the record, says so, and deletes it', async () => {
+  it('forgets, once the mailbox went back, every delivered UID of the record, says so once', async () => {
     const store = new MemoryStateStore();
     const log = new DeliveryLog(store, 'acct', where);
     for (const uid of [3, 12, 19]) await log.add(uid);
@@ -147,12 +147,17 @@ describe('the delivery log', () => {
     // Restored to UIDNEXT 10, then new mail took UIDs 10 to 14: UID 12 is another message now.
     const restored = { ...where, uidNext: 15, highestModseq: 60n };
     const after = new DeliveryLog(store, 'acct', restored, { warn: (text) => warnings.push(text) });
-    assert.deepEqual([...(await after.load({ refresh: false }))], []);
+    assert.deepEqual([...(await after.load({ refresh: true }))], []);
     assert.match(
       warnings.join('\n'),
       /went back \(HIGHESTMODSEQ 60 < 100\).*its 3 delivered UID\(s\) are forgotten/,
     );
-    assert.deepEqual(await store.list('acct/'), [], 'the record is gone: no warning at every run');
+    // A real run's load wrote it again, empty, at today's watermark: the next run says nothing.
+    const quiet: string[] = [];
+    await new DeliveryLog(store, 'acct', restored, { warn: (text) => quiet.push(text) }).load({
+      refresh: false,
+    });
+    assert.deepEqual(quiet, []);
     // The new mail at UID 12 is posted, and written down anew.
     await after.add(12);
     assert.deepEqual([...(await new DeliveryLog(store, 'acct', restored).load({ refresh: false }))], [12]);
