@@ -4,25 +4,29 @@
  * and a state directory others can write refused.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { keySegment } from '../functions/state/store.ts';
 import { CORPUS } from './helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
+import { startDynalite, type TestDynamo } from './helpers/dynalite.ts';
 
 let dovecot: TestDovecot;
+let dynamo: TestDynamo;
 let work: string;
 
 before(async () => {
   execFileSync('node', ['scripts/build.mjs']);
-  dovecot = await startDovecot();
+  [dovecot, dynamo] = await Promise.all([startDovecot(), startDynalite()]);
   work = mkdtempSync(join(tmpdir(), 'mailsift-cli-state-'));
 });
 after(async () => {
-  await dovecot?.stop();
+  await Promise.all([dovecot?.stop(), dynamo?.stop()]);
 });
 
 function mailsift(args: string[], env: Record<string, string> = {}) {
@@ -38,6 +42,23 @@ function mailsift(args: string[], env: Record<string, string> = {}) {
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** As `mailsift`, without blocking this process: dynalite runs in it. */
+async function mailsiftAsync(args: string[], env: Record<string, string>) {
+  const child = spawn('node', ['bin/mailsift.js', ...args], {
+    env: { ...process.env, MAILSIFT_ACCOUNTS: '', TEST_IMAP_PASSWORD: 'secret', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
 }
 
 const FILING = `  - { name: file-billing, match: { from: billing@ }, actions: [{ moveTo: Finance }] }
@@ -108,7 +129,7 @@ describe('mailsift state', () => {
   it('finds a damaged checkpoint and history entry, names them, sets them aside; the next run starts afresh', () => {
     const { state, scope, run } = setup();
     const first = run();
-    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
     const runId = JSON.parse(first.stdout).runId as string;
     const account = join(state, keySegment(scope));
     const checkpoint = join(account, 'checkpoints', 'inbox', 'INBOX.json');
@@ -215,5 +236,71 @@ describe('mailsift state', () => {
     );
     chmodSync(checkpoint, 0o600);
     assert.equal(run().code, 0);
+  });
+
+  it('does the same on the DynamoDB table of a deployment (--state dynamodb:TABLE), showing no token', async () => {
+    const { rules, accounts, scope } = setup();
+    const table = await dynamo.createStateTable();
+    const aws = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    };
+    const state = ['--state', `dynamodb:${table}`];
+    const first = await mailsiftAsync(['run', rules, '--json', '--accounts', accounts, ...state], aws);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    await dynamo.client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: { S: keySegment(scope) },
+          sk: { S: 'oauth/refresh-token' },
+          version: { N: '1' },
+          value: { S: '{"token":"1//0gNEVERSHOWN"}' },
+        },
+      }),
+    );
+    const shown = await mailsiftAsync(['state', 'show', 'test', ...state, '--json'], aws);
+    assert.equal(shown.code, 0, shown.stderr);
+    const [account] = JSON.parse(shown.stdout).accounts;
+    assert.deepEqual(
+      [account.account, account.checkpoints.length, account.token],
+      [scope, 1, 'refresh token stored'],
+    );
+    assert.doesNotMatch(shown.stdout, /NEVERSHOWN/);
+    await dynamo.client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: { S: keySegment(scope) },
+          sk: { S: 'checkpoints/inbox/INBOX' },
+          version: { N: '4' },
+          value: { S: '{"di' },
+        },
+      }),
+    );
+    const check = await mailsiftAsync(['state', 'check', ...state], aws);
+    assert.equal(check.code, 1);
+    assert.match(
+      check.stdout,
+      new RegExp(
+        `^damaged: checkpoint ${table} ${keySegment(scope).replace(/%/g, '%')}/checkpoints/inbox/INBOX$`,
+        'm',
+      ),
+    );
+    const repair = await mailsiftAsync(['state', 'repair', ...state], aws);
+    assert.equal(repair.code, 0, repair.stderr);
+    assert.match(
+      repair.stdout,
+      /set aside: checkpoint → \S+ \S+\/damaged\/damaged-[\dT-]+Z\/checkpoints\/inbox\/INBOX$/m,
+    );
+    assert.doesNotMatch(check.stdout + repair.stdout, /NEVERSHOWN/);
+    const again = await mailsiftAsync(['run', rules, '--json', '--accounts', accounts, ...state], aws);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(
+      JSON.parse(again.stdout).rules.map((rule: { scanReason: string }) => rule.scanReason),
+      ['first run', 'first run'],
+    );
   });
 });
