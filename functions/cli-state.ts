@@ -6,9 +6,8 @@ import { loadRulesets } from './rules/load.ts';
 import { type InspectableStore, isInspectable } from './state/inspect.ts';
 import { openStateStore } from './state/open-store.ts';
 import { catalogue } from './state/record-catalogue.ts';
-import { keySegment } from './state/store.ts';
 import { stateReport } from './state-report.ts';
-import { checkState, forgetAccount, repairState } from './state-review.ts';
+import { checkState, forgetAccount, repairState, scopePrefix } from './state-review.ts';
 
 export const STATE_USAGE = `  mailsift state show [ACCOUNT] [--rules PATH]... [--json] [--state DIR|dynamodb:TABLE]
                                                 what mailsift remembers per account: checkpoints (--rules
@@ -79,29 +78,29 @@ async function forget(
     throw new UsageError(
       `state forget sets aside what mailsift remembers of ${scope}: pass --yes (or --dry-run)`,
     );
-  const lease = await store.get<{ expiresAt?: number }>(`${keySegment(scope)}/lease`);
-  if (!dryRun && lease && Number(lease.value?.expiresAt) > Date.now())
-    throw new UsageError(`a run of ${scope} holds its lease: forget it once the run has ended`);
   const forgotten = await forgetAccount(store, scope, { mailbox: values.mailbox, dryRun, now: new Date() });
   print({ forgotten, dryRun }, formatForget(scope, forgotten, dryRun));
   return EXIT.ok;
 }
 
 /**
- * The state scope (`user@host`) an ACCOUNT argument names: a scope as it is, or an account's name as the history
- * knows it (the runs' index keeps both).
+ * The state scope (`user@host`) an ACCOUNT argument names: a scope that has records, or an account's name as the
+ * runs' index knows it. Only when it names neither is every record read, to list the accounts that have state.
  */
 async function scopeOf(store: InspectableStore, account: string): Promise<string> {
-  const known = new Map<string, string>();
+  if ((await store.inspect(scopePrefix(account))).length > 0) return account;
+  const byName = new Map<string, string>();
+  for (const raw of await store.inspect('mailsift-runs/')) {
+    const value = raw.record?.value as { scope?: string; account?: string } | undefined;
+    if (value?.scope && value.account) byName.set(value.account, decodeURIComponent(value.scope));
+  }
+  const scope = byName.get(account);
+  if (scope) return scope;
+  const known = new Set(byName.values());
   for (const raw of await store.inspect('')) {
     const entry = catalogue(raw.key);
-    if (entry.account !== undefined && entry.kind !== 'tick') known.set(entry.account, entry.account);
-    const value = raw.record?.value as { scope?: string; account?: string } | undefined;
-    if (entry.kind === 'history index' && value?.scope && value.account)
-      known.set(value.account, decodeURIComponent(value.scope));
+    if (entry.account !== undefined && entry.kind !== 'tick') known.add(entry.account);
   }
-  const scope = known.get(account);
-  if (scope) return scope;
-  const names = [...new Set(known.values())].sort().join(', ') || 'none';
+  const names = [...known].sort().join(', ') || 'none';
   throw new UsageError(`no state for account ${JSON.stringify(account)} (accounts with state: ${names})`);
 }

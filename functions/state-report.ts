@@ -1,4 +1,5 @@
 import { rulesByMailbox, rulesDigest } from './engine/scan.ts';
+import { expandUidSet } from './imap/uid-set.ts';
 import type { Ruleset } from './rules/schema.ts';
 import { parseCheckpoint } from './state/checkpoints.ts';
 import type { InspectableStore, RawRecord } from './state/inspect.ts';
@@ -134,10 +135,7 @@ function add(
 
 /** Delivery blocks of one mailbox and keyword add up. */
 function addDeliveries(report: AccountReport, mailbox: string, keyword: string, uids: string): void {
-  const count = uids.split(',').reduce((sum, range) => {
-    const [low, high = low] = range.split(':').map(Number);
-    return low === undefined || Number.isNaN(low) ? sum : sum + Math.abs((high ?? low) - low) + 1;
-  }, 0);
+  const count = expandUidSet(uids).length;
   const same = report.deliveries.find((each) => each.mailbox === mailbox && each.keyword === keyword);
   if (same) same.messages += count;
   else report.deliveries.push({ mailbox, keyword, messages: count });

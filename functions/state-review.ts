@@ -30,7 +30,10 @@ export function scopePrefix(scope: string | undefined): string {
  * and which are foreign (a key no kind of record has).
  */
 export async function checkState(store: InspectableStore, scope?: string): Promise<StateCheck> {
-  const records = await recordsOf(store, scope);
+  return findingsOf(await recordsOf(store, scope));
+}
+
+function findingsOf(records: readonly RawRecord[]): StateCheck {
   const damaged: Finding[] = [];
   const foreign: Finding[] = [];
   for (const raw of records) {
@@ -57,11 +60,9 @@ export async function repairState(
   scope: string | undefined,
   now: Date,
 ): Promise<(Finding & { readonly aside: string })[]> {
-  const { damaged } = await checkState(store, scope);
-  const busy = await busyAccounts(store, scope, now.getTime());
-  const held = damaged.find((finding) => finding.account !== undefined && busy.has(finding.account));
-  // A run going on may be rewriting the very record: repair once it has ended.
-  if (held) throw new UsageError(`a run of ${held.account} holds its lease: repair once the run has ended`);
+  const records = await recordsOf(store, scope);
+  const { damaged } = findingsOf(records);
+  refuseWhileHeld(records, damaged, 'repair', now.getTime());
   const label = asideLabel('damaged', now);
   const repaired: (Finding & { aside: string })[] = [];
   for (const finding of damaged) {
@@ -80,10 +81,11 @@ export async function forgetAccount(
   scope: string,
   options: { readonly mailbox?: string; readonly dryRun: boolean; readonly now: Date },
 ): Promise<Finding[]> {
-  const records = (await recordsOf(store, scope)).filter((raw) => aboutMailbox(raw, options.mailbox));
+  const all = await recordsOf(store, scope);
+  if (!options.dryRun) refuseWhileHeld(all, [{ account: scope }], 'forget', options.now.getTime());
   const label = asideLabel('forgotten', options.now);
   const forgotten: Finding[] = [];
-  for (const raw of records) {
+  for (const raw of all.filter((each) => aboutMailbox(each, options.mailbox))) {
     const entry = catalogue(raw.key);
     if (entry.kind === 'set aside') continue;
     const aside = options.dryRun ? raw.where : await store.setAside(raw.key, label);
@@ -123,20 +125,22 @@ function whileDamaged(entry: CataloguedKey, unreadable: boolean): string {
 }
 
 /**
- * Accounts (scopes) whose lease a live run holds now: their records may be rewritten while we look. A damaged
- * lease holds nothing (it is what repair is for), nor one whose process on this machine is gone.
+ * A run going on may be rewriting the very records: refuses where one of `touched` is of an account whose lease a
+ * live run holds. A damaged lease holds nothing (it is what repair is for), nor one whose process here is gone.
  */
-async function busyAccounts(
-  store: InspectableStore,
-  scope: string | undefined,
+function refuseWhileHeld(
+  records: readonly RawRecord[],
+  touched: readonly { readonly account?: string }[],
+  verb: string,
   now: number,
-): Promise<Set<string>> {
+): void {
   const busy = new Set<string>();
-  for (const raw of await store.inspect(scopePrefix(scope))) {
+  for (const raw of records) {
     const entry = catalogue(raw.key);
     if (entry.kind !== 'lease' || entry.account === undefined || !raw.record) continue;
     if (damageOf(entry, raw.record.value) !== undefined) continue;
     if (holdsAccount(raw.record.value as LeaseHolder, now, THIS_MACHINE)) busy.add(entry.account);
   }
-  return busy;
+  const held = touched.find((each) => each.account !== undefined && busy.has(each.account));
+  if (held) throw new UsageError(`a run of ${held.account} holds its lease: ${verb} once the run has ended`);
 }

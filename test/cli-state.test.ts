@@ -4,14 +4,14 @@
  * and a state directory others can write refused.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { keySegment } from '../functions/state/store.ts';
+import { runCli } from './helpers/cli.ts';
 import { CORPUS } from './helpers/corpus.ts';
 import { startDovecot, type TestDovecot } from './helpers/dovecot.ts';
 import { startDynalite, type TestDynamo } from './helpers/dynalite.ts';
@@ -44,21 +44,10 @@ function mailsift(args: string[], env: Record<string, string> = {}) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** As `mailsift`, without blocking this process: dynalite runs in it. */
-async function mailsiftAsync(args: string[], env: Record<string, string>) {
-  const child = spawn('node', ['bin/mailsift.js', ...args], {
-    env: { ...process.env, MAILSIFT_ACCOUNTS: '', TEST_IMAP_PASSWORD: 'secret', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
+/** An item written as it is, below the store's interface: what a hand edit or a damaged copy leaves. */
+async function putRaw(table: string, pk: string, sk: string, version: string, value: string) {
+  const Item = { pk: { S: pk }, sk: { S: sk }, version: { N: version }, value: { S: value } };
+  await dynamo.client.send(new PutItemCommand({ TableName: table, Item }));
 }
 
 const FILING = `  - { name: file-billing, match: { from: billing@ }, actions: [{ moveTo: Finance }] }
@@ -246,22 +235,13 @@ describe('mailsift state', () => {
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
+      TEST_IMAP_PASSWORD: 'secret',
     };
     const state = ['--state', `dynamodb:${table}`];
-    const first = await mailsiftAsync(['run', rules, '--json', '--accounts', accounts, ...state], aws);
+    const first = await runCli(['run', rules, '--json', '--accounts', accounts, ...state], { env: aws });
     assert.equal(first.code, 0, first.stdout + first.stderr);
-    await dynamo.client.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: {
-          pk: { S: keySegment(scope) },
-          sk: { S: 'oauth/refresh-token' },
-          version: { N: '1' },
-          value: { S: '{"token":"1//0gNEVERSHOWN"}' },
-        },
-      }),
-    );
-    const shown = await mailsiftAsync(['state', 'show', 'test', ...state, '--json'], aws);
+    await putRaw(table, keySegment(scope), 'oauth/refresh-token', '1', '{"token":"1//0gNEVERSHOWN"}');
+    const shown = await runCli(['state', 'show', 'test', ...state, '--json'], { env: aws });
     assert.equal(shown.code, 0, shown.stderr);
     const [account] = JSON.parse(shown.stdout).accounts;
     assert.deepEqual(
@@ -269,18 +249,8 @@ describe('mailsift state', () => {
       [scope, 1, 'refresh token stored'],
     );
     assert.doesNotMatch(shown.stdout, /NEVERSHOWN/);
-    await dynamo.client.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: {
-          pk: { S: keySegment(scope) },
-          sk: { S: 'checkpoints/inbox/INBOX' },
-          version: { N: '4' },
-          value: { S: '{"di' },
-        },
-      }),
-    );
-    const check = await mailsiftAsync(['state', 'check', ...state], aws);
+    await putRaw(table, keySegment(scope), 'checkpoints/inbox/INBOX', '4', '{"di');
+    const check = await runCli(['state', 'check', ...state], { env: aws });
     assert.equal(check.code, 1);
     assert.match(
       check.stdout,
@@ -289,14 +259,14 @@ describe('mailsift state', () => {
         'm',
       ),
     );
-    const repair = await mailsiftAsync(['state', 'repair', ...state], aws);
+    const repair = await runCli(['state', 'repair', ...state], { env: aws });
     assert.equal(repair.code, 0, repair.stderr);
     assert.match(
       repair.stdout,
       /set aside: checkpoint → \S+ \S+\/damaged\/damaged-[\dT-]+Z\/checkpoints\/inbox\/INBOX$/m,
     );
     assert.doesNotMatch(check.stdout + repair.stdout, /NEVERSHOWN/);
-    const again = await mailsiftAsync(['run', rules, '--json', '--accounts', accounts, ...state], aws);
+    const again = await runCli(['run', rules, '--json', '--accounts', accounts, ...state], { env: aws });
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(
       JSON.parse(again.stdout).rules.map((rule: { scanReason: string }) => rule.scanReason),

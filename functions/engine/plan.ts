@@ -7,6 +7,7 @@ import {
   readWatermark,
   type StoredWatermark,
   storedWatermark,
+  uidPastUidNext,
   type Watermark,
   wentBack,
 } from '../state/mailbox-watermark.ts';
@@ -114,10 +115,10 @@ export function planLimits(plan: Plan): PlanLimits {
  */
 function wentBackSince(planned: PlannedRule, uids: readonly number[], mailbox: Watermark & { path: string }) {
   const at = readWatermark(planned.at);
-  const highest = uids.reduce((most, uid) => Math.max(most, uid), 0);
+  const highest = uidPastUidNext(uids, mailbox.uidNext);
   const reason =
     (at && wentBack(at, mailbox)) ??
-    (highest >= mailbox.uidNext ? `UIDNEXT ${mailbox.uidNext} <= planned UID ${highest}` : undefined);
+    (highest !== undefined ? `UIDNEXT ${mailbox.uidNext} <= planned UID ${highest}` : undefined);
   return reason
     ? `${mailbox.path} went back since the plan (${reason}; restored from a backup?): the planned UIDs may name other messages now`
     : undefined;

@@ -36,7 +36,6 @@ const HIGHEST_UID = 4_294_967_295;
 const WINDOW_SLACK_WITHIN_MS = 5 * 60_000;
 const WINDOW_SLACK_DAYS_MS = 24 * 60 * 60_000;
 
-/** The digest of a group's rules: a checkpoint made by other rules (or another format) is not used. */
 /** A ruleset's rules by the mailbox they look at, in order: one checkpoint each (see RulesetScans). */
 export function rulesByMailbox(ruleset: Ruleset): Map<string, Rule[]> {
   const groups = new Map<string, Rule[]>();
@@ -47,6 +46,7 @@ export function rulesByMailbox(ruleset: Ruleset): Map<string, Rule[]> {
   return groups;
 }
 
+/** The digest of a group's rules: a checkpoint made by other rules (or another format) is not used. */
 export function rulesDigest(rules: readonly Rule[], mailbox: string): string {
   return createHash('sha256')
     .update(JSON.stringify({ format: 1, mailbox, rules }))

@@ -1,5 +1,6 @@
 import { MailboxNotFoundError } from '../errors.ts';
 import type { ImapSession, MailboxInfo } from '../imap/session.ts';
+import { uidPastUidNext } from '../state/mailbox-watermark.ts';
 import { type JournalAction, type JournalRule, journalSet } from '../state/run-journal.ts';
 import type { AccountState } from './account-state.ts';
 import { fetchMessageIds } from './message-id-trail.ts';
@@ -78,9 +79,8 @@ export async function openSame(
     if (uidValidity !== undefined && info.uidValidity.toString() !== uidValidity) {
       return { why: `${mailbox} was deleted and created again since (its UIDVALIDITY changed)` };
     }
-    let highest = 0;
-    for (const uid of knownUids) if (uid > highest) highest = uid;
-    if (highest >= info.uidNext) {
+    const highest = uidPastUidNext(knownUids, info.uidNext);
+    if (highest !== undefined) {
       return {
         why:
           `${mailbox} went back since the run (UIDNEXT ${info.uidNext} <= UID ${highest} the run knew there: ` +

@@ -46,3 +46,13 @@ export function wentBack(recorded: Watermark, current: Watermark): string | unde
   if (current.uidNext < recorded.uidNext) return `UIDNEXT ${current.uidNext} < ${recorded.uidNext}`;
   return undefined;
 }
+
+/**
+ * The highest of `uids`, where it is at or past `uidNext`: a UID the mailbox gave out once and now says is still to
+ * come, so it went back (RFC 3501 §2.3.1.1: UIDNEXT never goes down under one UIDVALIDITY). Undefined otherwise.
+ */
+export function uidPastUidNext(uids: readonly number[], uidNext: number): number | undefined {
+  let highest = 0;
+  for (const uid of uids) if (uid > highest) highest = uid;
+  return highest >= uidNext ? highest : undefined;
+}

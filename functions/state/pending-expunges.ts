@@ -59,9 +59,9 @@ export class PendingExpunges {
   /** Writes down `uids` before they are marked `\Deleted`, a record per UIDS_PER_RECORD of them. */
   async record(uids: readonly number[]): Promise<void> {
     const expiresAt = this.now() + RECORD_LIFETIME_MS;
+    const at = storedWatermark(this.mailbox);
     for (let start = 0; start < uids.length; start += UIDS_PER_RECORD) {
       const part = toRanges(uids.slice(start, start + UIDS_PER_RECORD)).join(',');
-      const at = storedWatermark(this.mailbox);
       await this.store.put(`${this.prefix}${start / UIDS_PER_RECORD}`, { uids: part, at }, { expiresAt });
     }
   }
