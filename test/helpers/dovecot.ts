@@ -263,6 +263,10 @@ ${trashSpecialUse}  }
       seedCounter += 1;
       const copy = join(dir, 'snapshots', `${user}-${seedCounter}`);
       mkdirSync(join(dir, 'snapshots'), { recursive: true });
+      // A live mailbox's backup holds its uidlist and indexes: mail seeded straight into the maildir has none yet,
+      // and without them the restored mailbox would get a new UIDVALIDITY (or, within the same second, the same
+      // one by chance). STATUS of every mailbox makes Dovecot write them first.
+      execFileSync('doveadm', ['-c', configFile, 'mailbox', 'status', '-u', user, 'uidvalidity', '*']);
       // cp -a keeps owners, modes and mtimes (INTERNALDATE on maildir), as a restore from backup does.
       execFileSync('cp', ['-a', join(homeOf(user), 'Maildir'), copy]);
       return {
