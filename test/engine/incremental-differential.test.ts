@@ -249,8 +249,12 @@ class Twins {
     else if (step.kind === 'run') await this.run();
     else if (step.kind === 'cut') await this.cut(step);
     else if (step.kind === 'deliver') await this.deliver(step);
-    else if (step.kind === 'restore') await this.restore();
-    else await this.change(step);
+    else if (step.kind === 'restore') {
+      // Restored, then run before anything else changes: a change in between can bring HIGHESTMODSEQ back up to
+      // what the checkpoint knew, and no counter can tell then (docs/how-a-run-behaves.md says so).
+      await this.restore();
+      await this.run();
+    } else await this.change(step);
   }
 
   private async deliver(step: Extract<Step, { kind: 'deliver' }>): Promise<void> {
