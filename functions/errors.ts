@@ -70,6 +70,9 @@ export class PlanError extends MailsiftError {}
 /** The server lacks a capability that the requested action needs to be safe. */
 export class CapabilityError extends MailsiftError {}
 
+/** A match key cannot be decided offline for this message (gmailSearch; a body that was not read). */
+export class OfflineEvaluationError extends MailsiftError {}
+
 /** An IMAP command failed; carries the server's status, response code and text. */
 export class ImapActionError extends MailsiftError {
   readonly command: string;

@@ -1,8 +1,8 @@
 import type { ImapSession, MailboxInfo, SearchObject } from '../imap/session.ts';
+import { compileSearch } from '../match/compile-search.ts';
 import type { Rule } from '../rules/schema.ts';
 import type { AccountState } from './account-state.ts';
 import type { FlagChange } from './actions/types.ts';
-import { compileSearch } from './compile-search.ts';
 import { deliveryMarks, dropFinished, withoutFinished } from './delivery-exclusions.ts';
 import { dropNoOps, flagOnlyChanges, searchableChanges, withoutNoOps } from './flag-no-ops.ts';
 import { type RuleScan, withinChanges } from './scan.ts';

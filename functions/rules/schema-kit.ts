@@ -63,8 +63,26 @@ export const secretReference = z.union(
 
 /**
  * The pieces of rule-file schema that more than one place uses, handed to each action definition's `schema`
- * (engine/actions/): action files then need zod's types only, and the Lambda's cold path never loads zod.
+ * (engine/actions/) and match key definition (match/keys/): their files then need zod's types only, and the Lambda's cold path never loads zod.
  */
-export const SCHEMA_KIT = { z, singleLine, mailboxName, flag, headerName, secretReference } as const;
+export const SCHEMA_KIT = {
+  z,
+  SINGLE_LINE,
+  singleLine,
+  searchText,
+  mailboxName,
+  flag,
+  headerName,
+  duration,
+  isoDate,
+  size,
+  regex,
+  glob,
+  mimeType,
+  secretReference,
+} as const;
 
 export type SchemaKit = typeof SCHEMA_KIT;
+
+/** `{ parameter: /name }` or `{ env: NAME }`: where a secret is read from. */
+export type SecretReference = z.output<typeof secretReference>;

@@ -1,65 +1,34 @@
 import { z } from 'zod';
 import { ACTIONS, type ActionShape, stepOf } from '../engine/actions/index.ts';
+import type { MatchShapeOf } from '../match/define.ts';
+import { MATCH_KEYS } from '../match/keys/index.ts';
 import { explainScheduleProblem, isTimeZone } from './schedule.ts';
-import {
-  duration,
-  flag,
-  glob,
-  headerName,
-  isoDate,
-  mailboxName,
-  mimeType,
-  regex,
-  SCHEMA_KIT,
-  SINGLE_LINE,
-  searchText,
-  type secretReference,
-  size,
-} from './schema-kit.ts';
+import { duration, mailboxName, SCHEMA_KIT } from './schema-kit.ts';
 
-export const MatchSchema = z.strictObject({
-  from: searchText.optional().describe('Substring of From (case-insensitive, server-side).'),
-  to: searchText.optional().describe('Substring of To.'),
-  cc: searchText.optional().describe('Substring of Cc.'),
-  subject: searchText.optional().describe('Substring of Subject.'),
-  body: searchText.optional().describe('Substring of the body.'),
-  text: searchText.optional().describe('Substring of headers or body.'),
-  header: z
-    .record(headerName, z.string().regex(SINGLE_LINE, 'expected a value without line breaks'))
-    .optional()
-    .describe('Header name to substring; an empty value means the header is present.'),
-  seen: z.boolean().optional(),
-  flagged: z.boolean().optional(),
-  answered: z.boolean().optional(),
-  draft: z.boolean().optional(),
-  keyword: flag.optional().describe('Message carries this keyword.'),
-  notKeyword: flag.optional().describe('Message does not carry this keyword.'),
-  olderThan: duration.optional().describe('Received (INTERNALDATE) longer ago than this.'),
-  newerThan: duration.optional().describe('Received within this long.'),
-  before: isoDate.optional().describe('Received before this day (UTC).'),
-  since: isoDate.optional().describe('Received on or after this day (UTC).'),
-  gmailSearch: searchText
-    .optional()
-    .describe("Gmail's own search syntax, e.g. 'has:attachment filename:pdf' (X-GM-RAW; Gmail only)."),
-  larger: size.optional().describe('Larger than this size.'),
-  smaller: size.optional().describe('Smaller than this size.'),
-  // Recursive keys need explicit types (zod 4 getters); emptiness is checked by checkMatchNotEmpty.
-  get any(): z.ZodOptional<z.ZodArray<typeof MatchSchema>> {
+/** Each match key's schema comes from its definition (match/keys/); `any` and `not` nest matches. */
+const MATCH_KEY_SHAPE = Object.fromEntries(
+  MATCH_KEYS.map((definition) => [definition.key, definition.schema(SCHEMA_KIT).optional()]),
+) as MatchShapeOf<typeof MATCH_KEYS>; // the registry's keys and schemas, typed per key
+
+type MatchShape = MatchShapeOf<typeof MATCH_KEYS> & {
+  readonly any: z.ZodOptional<z.ZodArray<MatchObject>>;
+  readonly not: z.ZodOptional<MatchObject>;
+};
+// A named type for the recursion: zod 4's getters cannot infer it through the spread registry shape.
+interface MatchObject extends z.ZodObject<MatchShape, z.core.$strict> {}
+
+export const MatchSchema: MatchObject = z.strictObject({
+  ...MATCH_KEY_SHAPE,
+  // Emptiness is checked by checkMatchNotEmpty.
+  get any(): z.ZodOptional<z.ZodArray<MatchObject>> {
     return z
       .array(MatchSchema, { error: 'expected a list of matches' })
       .min(1, 'expected at least one match in any')
       .optional();
   },
-  get not(): z.ZodOptional<typeof MatchSchema> {
+  get not(): z.ZodOptional<MatchObject> {
     return MatchSchema.optional();
   },
-  subjectMatches: regex.optional().describe('Regular expression on the decoded subject (client-side).'),
-  fromMatches: regex.optional().describe('Regular expression on "Name <address>" of each sender.'),
-  headerMatches: z.record(headerName, regex).optional().describe('Header name to regular expression.'),
-  attachment: z
-    .strictObject({ type: mimeType.optional(), filename: glob.optional() })
-    .optional()
-    .describe('Has an attachment of this MIME type and/or file name (from BODYSTRUCTURE).'),
 });
 
 /** An empty match would select every message; refuse it at every level of the tree. */
@@ -223,7 +192,7 @@ export const RulesetSchema = z
 
 export type Match = z.output<typeof MatchSchema>;
 export type Action = z.output<typeof ActionSchema>;
-export type SecretReference = z.output<typeof secretReference>;
+export type { SecretReference } from './schema-kit.ts';
 export type Rule = z.output<typeof RuleSchema>;
 /**
  * A validated rule file, with the name it is known by (the file name without extension) and its accounts

@@ -1,5 +1,5 @@
 import { MailsiftError } from '../errors.ts';
-import type { SecretReference } from '../rules/schema.ts';
+import type { SecretReference } from '../rules/schema-kit.ts';
 
 /** Turns `{ parameter }` / `{ env }` references from rule files into values. */
 export interface SecretResolver {

@@ -1,4 +1,3 @@
-import type { Action } from '../../rules/schema.ts';
 import { addFlags } from './add-flags.ts';
 import { copyTo } from './copy-to.ts';
 import type { ActionDefinition, ShapeOf } from './define.ts';
@@ -25,8 +24,11 @@ export interface ActionStep {
   readonly params: unknown;
 }
 
-/** The definition of a validated action (an object with exactly one key) and its parameters. */
-export function stepOf(action: Action): ActionStep {
+/**
+ * The definition of a validated action (an object with exactly one key) and its parameters. It takes any object,
+ * not the schema's Action type: the schema is built from this registry, and the registry does not import it.
+ */
+export function stepOf(action: object): ActionStep {
   const [key, params] = Object.entries(action)[0] ?? [];
   const definition: ActionDefinition | undefined = ACTIONS.find((each) => each.key === key);
   if (!definition) throw new Error(`no action definition for ${JSON.stringify(key)}`);

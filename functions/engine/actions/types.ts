@@ -1,6 +1,5 @@
 import type { output, ZodType } from 'zod';
 import type { CopiedUids, ImapSession, MailboxInfo } from '../../imap/session.ts';
-import type { Rule } from '../../rules/schema.ts';
 import type { SchemaKit } from '../../rules/schema-kit.ts';
 import type { SecretResolver } from '../../secrets/resolve.ts';
 import type { AccountState } from '../account-state.ts';
@@ -15,7 +14,8 @@ export interface ActionContext {
   /** Report what would happen; send nothing that changes the mailbox, write no state. */
   readonly dryRun: boolean;
   readonly ruleset: { readonly name: string; readonly account: string };
-  readonly rule: Rule;
+  /** The rule acting (its name keys a webhook's delivery keyword). */
+  readonly rule: { readonly name: string };
   /** Resolves `{ parameter }` / `{ env }` references (webhook URLs and secrets). */
   readonly secrets: SecretResolver;
   /** What the account remembers: copy journal, deliveries, pending expunges. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileSearch } from '../../functions/engine/compile-search.ts';
 import type { FetchMessageObject } from '../../functions/imap/session.ts';
+import { compileSearch } from '../../functions/match/compile-search.ts';
 
 const now = new Date('2026-06-15T12:00:00.000Z');
 const withWithin = { now, hasWithin: true };
