@@ -5,8 +5,9 @@
  *
  *   node --import tsx bench/history.ts        # BENCH_MESSAGES=50000, BENCH_REPETITIONS=3
  */
+
+import { undoRun } from '../functions/engine/history/undo.ts';
 import { runRuleset } from '../functions/engine/run.ts';
-import { undoRun } from '../functions/engine/undo.ts';
 import { historyEntries } from '../functions/history.ts';
 import { startDovecot } from '../test/helpers/dovecot.ts';
 import { makeMail } from '../test/helpers/mail.ts';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type CliIo, EXIT } from './cli-io.ts';
-import { undoRun } from './engine/undo.ts';
+import { undoRun } from './engine/history/undo.ts';
 import { UsageError } from './errors.ts';
 import { formatHistory, formatRun, formatUndo } from './format-history.ts';
 import { historyEntries, type UnreadableRun } from './history.ts';

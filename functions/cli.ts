@@ -4,7 +4,7 @@ import { commandAuth } from './cli-auth.ts';
 import { commandHistory, commandUndo } from './cli-history.ts';
 import { type CliIo, EXIT } from './cli-io.ts';
 import { commandState, STATE_USAGE } from './cli-state.ts';
-import { type PlanLimits, PlanRecorder, planDigest, planLimits, readPlan } from './engine/plan.ts';
+import { type PlanLimits, PlanRecorder, planDigest, planLimits, readPlan } from './engine/history/plan.ts';
 import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
 import { formatProgress, formatSummary } from './format-summary.ts';

@@ -1,4 +1,4 @@
-import type { UndoReport } from './engine/undo.ts';
+import type { UndoReport } from './engine/history/undo.ts';
 import { printable } from './format-summary.ts';
 import type { JournalAction, JournalEntry } from './state/run-journal.ts';
 

@@ -5,10 +5,10 @@ import { mapSecretResolver, type SecretResolver } from '../secrets/resolve.ts';
 import { type AccountLease, acquireStateLease, DEFAULT_LEASE_MS } from '../state/lease.ts';
 import { accountScope, type StateStore } from '../state/store.ts';
 import { type AccountState, accountState } from './account-state.ts';
+import type { PlanLimits, PlanRecorder } from './history/plan.ts';
+import { RunRecorder } from './history/run-recorder.ts';
 import { acquireMailboxLease } from './mailbox-lease.ts';
-import type { PlanLimits, PlanRecorder } from './plan.ts';
 import type { RuleProgress } from './progress.ts';
-import { RunRecorder } from './run-recorder.ts';
 import { runRulesetRules } from './run-ruleset.ts';
 import { notStarted, type RulesetSummary, type SummaryBase } from './summary.ts';
 

@@ -8,9 +8,9 @@ import type { AccountState } from './account-state.ts';
 import { type ActionStep, applyStep, type ServerFacts, stepOf } from './actions/index.ts';
 import type { ActionOutcome } from './actions/types.ts';
 import { finishInterruptedExpunges } from './finish-expunges.ts';
-import { type PlanLimits, type PlannedRule, plannedRule } from './plan.ts';
+import { type PlanLimits, type PlannedRule, plannedRule } from './history/plan.ts';
+import { sampleOf } from './history/rule-sample.ts';
 import type { RuleProgress } from './progress.ts';
-import { sampleOf } from './rule-sample.ts';
 import type { RulesetScans } from './ruleset-scans.ts';
 import { selectMessages } from './select-messages.ts';
 import {

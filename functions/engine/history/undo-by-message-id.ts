@@ -1,6 +1,6 @@
-import { expandUidSet } from '../imap/uid-set.ts';
-import { type JournalAction, type JournalEntry, journalSet, orderedSet } from '../state/run-journal.ts';
-import { messageIdOf } from './message-id-trail.ts';
+import { expandUidSet } from '../../imap/uid-set.ts';
+import { type JournalAction, type JournalEntry, journalSet, orderedSet } from '../../state/run-journal.ts';
+import { messageIdOf } from '../message-id-trail.ts';
 import { line, sameMailbox, type Undoing } from './undo-kit.ts';
 
 /**

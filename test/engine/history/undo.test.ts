@@ -6,18 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runRuleset } from '../../functions/engine/run.ts';
-import { type UndoReport, undoRun } from '../../functions/engine/undo.ts';
-import { historyEntries } from '../../functions/history.ts';
-import type { StateStore } from '../../functions/state/store.ts';
-import { CORPUS } from '../helpers/corpus.ts';
-import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
-import { startFaultProxyFor } from '../helpers/fault-proxy.ts';
-import { makeMail } from '../helpers/mail.ts';
-import { otherClient } from '../helpers/other-client.ts';
-import { rulesetOf } from '../helpers/rulesets.ts';
-import { testState } from '../helpers/state.ts';
-import { WITHOUT_UIDPLUS } from '../helpers/without-uidplus.ts';
+import { type UndoReport, undoRun } from '../../../functions/engine/history/undo.ts';
+import { runRuleset } from '../../../functions/engine/run.ts';
+import { historyEntries } from '../../../functions/history.ts';
+import type { StateStore } from '../../../functions/state/store.ts';
+import { CORPUS } from '../../helpers/corpus.ts';
+import { startDovecot, type TestDovecot } from '../../helpers/dovecot.ts';
+import { startFaultProxyFor } from '../../helpers/fault-proxy.ts';
+import { makeMail } from '../../helpers/mail.ts';
+import { otherClient } from '../../helpers/other-client.ts';
+import { rulesetOf } from '../../helpers/rulesets.ts';
+import { testState } from '../../helpers/state.ts';
+import { WITHOUT_UIDPLUS } from '../../helpers/without-uidplus.ts';
 
 const FAST = { connectMs: 2000, greetingMs: 2000, socketMs: 2000 };
 

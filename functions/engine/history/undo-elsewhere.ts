@@ -1,7 +1,7 @@
-import { ImapConnectError } from '../errors.ts';
-import type { ImapSession } from '../imap/session.ts';
-import type { JournalAction, JournalRule } from '../state/run-journal.ts';
-import { normalId } from './message-id-trail.ts';
+import { ImapConnectError } from '../../errors.ts';
+import type { ImapSession } from '../../imap/session.ts';
+import type { JournalAction, JournalRule } from '../../state/run-journal.ts';
+import { normalId } from '../message-id-trail.ts';
 import { line, type Undoing } from './undo-kit.ts';
 
 /** Message-IDs asked for in one SEARCH (an OR of HEADER keys: RFC 3501 §6.4.4). */

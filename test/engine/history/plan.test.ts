@@ -5,16 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Plan, PlanRecorder, planLimits } from '../../functions/engine/plan.ts';
-import { runRuleset } from '../../functions/engine/run.ts';
-import type { ImapAccount } from '../../functions/imap/session.ts';
-import type { StateStore } from '../../functions/state/store.ts';
-import { CORPUS } from '../helpers/corpus.ts';
-import { startDovecot, type TestDovecot } from '../helpers/dovecot.ts';
-import { startFaultProxyFor } from '../helpers/fault-proxy.ts';
-import { makeMail } from '../helpers/mail.ts';
-import { idsIn, rulesetOf } from '../helpers/rulesets.ts';
-import { testState } from '../helpers/state.ts';
+import { type Plan, PlanRecorder, planLimits } from '../../../functions/engine/history/plan.ts';
+import { runRuleset } from '../../../functions/engine/run.ts';
+import type { ImapAccount } from '../../../functions/imap/session.ts';
+import type { StateStore } from '../../../functions/state/store.ts';
+import { CORPUS } from '../../helpers/corpus.ts';
+import { startDovecot, type TestDovecot } from '../../helpers/dovecot.ts';
+import { startFaultProxyFor } from '../../helpers/fault-proxy.ts';
+import { makeMail } from '../../helpers/mail.ts';
+import { idsIn, rulesetOf } from '../../helpers/rulesets.ts';
+import { testState } from '../../helpers/state.ts';
 
 const FAST = { connectMs: 2000, greetingMs: 2000, socketMs: 2000 };
 const RULES = rulesetOf(`rules:

@@ -4,9 +4,9 @@ import {
   ImapSession,
   type MailboxInfo,
   type SessionTimeouts,
-} from '../imap/session.ts';
-import { expandUidSet } from '../imap/uid-set.ts';
-import { acquireStateLease, DEFAULT_LEASE_MS } from '../state/lease.ts';
+} from '../../imap/session.ts';
+import { expandUidSet } from '../../imap/uid-set.ts';
+import { acquireStateLease, DEFAULT_LEASE_MS } from '../../state/lease.ts';
 import {
   type JournalAction,
   type JournalEntry,
@@ -15,12 +15,12 @@ import {
   newRunId,
   orderedSet,
   RunJournal,
-} from '../state/run-journal.ts';
-import { accountScope, type StateStore } from '../state/store.ts';
-import { accountState } from './account-state.ts';
-import { finishInterruptedExpunges } from './finish-expunges.ts';
-import { trailOf } from './message-id-trail.ts';
-import { moveOnce } from './transfer.ts';
+} from '../../state/run-journal.ts';
+import { accountScope, type StateStore } from '../../state/store.ts';
+import { accountState } from '../account-state.ts';
+import { finishInterruptedExpunges } from '../finish-expunges.ts';
+import { trailOf } from '../message-id-trail.ts';
+import { moveOnce } from '../transfer.ts';
 import { withUidsFoundByMessageId } from './undo-by-message-id.ts';
 import { reportGone } from './undo-elsewhere.ts';
 import { runMoves, undoFlags } from './undo-flags.ts';

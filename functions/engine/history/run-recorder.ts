@@ -1,14 +1,14 @@
-import type { ImapAccount } from '../imap/session.ts';
-import type { Ruleset } from '../rules/schema.ts';
-import { parseDuration } from '../rules/units.ts';
+import type { ImapAccount } from '../../imap/session.ts';
+import type { Ruleset } from '../../rules/schema.ts';
+import { parseDuration } from '../../rules/units.ts';
 import {
   DEFAULT_HISTORY_MS,
   type JournalEntry,
   type JournalRule,
   newRunId,
   RunJournal,
-} from '../state/run-journal.ts';
-import { accountScope, type StateStore } from '../state/store.ts';
+} from '../../state/run-journal.ts';
+import { accountScope, type StateStore } from '../../state/store.ts';
 
 /** DynamoDB keeps items up to 400 KB: an entry larger than this keeps its counts, not every UID. */
 const MAX_ENTRY_BYTES = 300_000;

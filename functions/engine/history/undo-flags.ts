@@ -1,5 +1,10 @@
-import { expandUidSet } from '../imap/uid-set.ts';
-import { type JournalAction, type JournalEntry, type JournalRule, journalSet } from '../state/run-journal.ts';
+import { expandUidSet } from '../../imap/uid-set.ts';
+import {
+  type JournalAction,
+  type JournalEntry,
+  type JournalRule,
+  journalSet,
+} from '../../state/run-journal.ts';
 import { line, type RunMove, sameMailbox, stillThere, type Undoing } from './undo-kit.ts';
 
 /** The run's moves and deletes to Trash that kept a COPYUID map, in the order the run made them. */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.ts';
-import { expandUidSetAtMost } from '../imap/uid-set.ts';
-import type { Rule, Ruleset } from '../rules/schema.ts';
+import { UsageError } from '../../errors.ts';
+import { expandUidSetAtMost } from '../../imap/uid-set.ts';
+import type { Rule, Ruleset } from '../../rules/schema.ts';
 import {
   readWatermark,
   type StoredWatermark,
@@ -10,9 +10,9 @@ import {
   uidPastUidNext,
   type Watermark,
   wentBack,
-} from '../state/mailbox-watermark.ts';
-import { journalSet } from '../state/run-journal.ts';
-import type { MessageSample } from './summary.ts';
+} from '../../state/mailbox-watermark.ts';
+import { journalSet } from '../../state/run-journal.ts';
+import type { MessageSample } from '../summary.ts';
 
 /**
  * A reviewed plan: what a dry run would do, rule by rule, as UIDs with their mailbox's UIDVALIDITY

@@ -1,9 +1,9 @@
-import { MailboxNotFoundError } from '../errors.ts';
-import type { ImapSession, MailboxInfo } from '../imap/session.ts';
-import { uidPastUidNext } from '../state/mailbox-watermark.ts';
-import { type JournalAction, type JournalRule, journalSet } from '../state/run-journal.ts';
-import type { AccountState } from './account-state.ts';
-import { fetchMessageIds } from './message-id-trail.ts';
+import { MailboxNotFoundError } from '../../errors.ts';
+import type { ImapSession, MailboxInfo } from '../../imap/session.ts';
+import { uidPastUidNext } from '../../state/mailbox-watermark.ts';
+import { type JournalAction, type JournalRule, journalSet } from '../../state/run-journal.ts';
+import type { AccountState } from '../account-state.ts';
+import { fetchMessageIds } from '../message-id-trail.ts';
 
 /** What the steps of an undo (undo.ts, undo-flags.ts) share. One line of its report: */
 export interface UndoLine {

@@ -1,6 +1,6 @@
-import type { FetchMessageObject, ImapSession } from '../imap/session.ts';
-import { MAX_TRAIL_MESSAGES, normalId } from './message-id-trail.ts';
-import type { MessageSample } from './summary.ts';
+import type { FetchMessageObject, ImapSession } from '../../imap/session.ts';
+import { MAX_TRAIL_MESSAGES, normalId } from '../message-id-trail.ts';
+import type { MessageSample } from '../summary.ts';
 
 /** How many messages a dry run shows, and a real run's history keeps, per rule. */
 export const SAMPLE_SIZE = 5;
