@@ -1,5 +1,6 @@
 import type { FetchMessageObject, FetchQueryObject, SearchObject } from '../imap/session.ts';
 import { type ClientCheck, fetchFor, type SearchContext } from './define.ts';
+import { misreadByDovecot } from './negation-hazards.ts';
 import { leavesOf, type MatchTree } from './tree.ts';
 
 export type { SearchContext } from './define.ts';
@@ -18,32 +19,46 @@ export interface CompiledMatch {
 
 type Evaluate = (message: FetchMessageObject, subResults: readonly ReadonlySet<number>[]) => boolean;
 
-/** Whether SEARCH alone decides the whole tree in this context. */
-function isPure(match: MatchTree, context: SearchContext): boolean {
-  return (
-    leavesOf(match).every(({ definition }) => !definition.clientSide(context)) &&
-    (match.any ?? []).every((inner) => isPure(inner, context)) &&
-    (match.not === undefined || isPure(match.not, context))
-  );
-}
-
 /**
- * The SEARCH keys of one match object, leaving out client keys and impure combinators; with `superset`, the
- * client keys that have a SEARCH form narrow it (olderThan without WITHIN: BEFORE whole days), where a superset
- * is safe.
+ * One match object's part the server decides: its own SEARCH keys (with `superset`, also the SEARCH forms of keys
+ * the client decides, where a superset is safe: olderThan without WITHIN as BEFORE whole days), its `any` where
+ * every branch is pure, its `not` where the operand is; an `any` or `not` left out is the client's.
  */
-function serverKeysOf(match: MatchTree, context: SearchContext, superset: boolean): SearchObject {
-  const query: SearchObject = {};
+function serverPartOf(
+  match: MatchTree,
+  context: SearchContext,
+  superset: boolean,
+): { query: SearchObject; anyOnServer: boolean; notOnServer: boolean } {
+  let query: SearchObject = {};
   for (const { definition, value } of leavesOf(match)) {
     if (definition.hasSearch && (superset || !definition.clientSide(context))) {
       definition.search(value, query, { ...context, superset });
     }
   }
+  // What Dovecot would answer wrongly is left to the client (negation-hazards.ts).
+  const safely = (candidate: SearchObject) => (misreadByDovecot(candidate) ? undefined : candidate);
+  let anyOnServer = false;
   if (match.any?.every((inner) => isPure(inner, context))) {
-    query.or = match.any.map((inner) => serverKeysOf(inner, context, false));
+    const candidate = safely({ ...query, or: match.any.map((inner) => serverKeysOf(inner, context, false)) });
+    if (candidate) [query, anyOnServer] = [candidate, true];
   }
-  if (match.not && isPure(match.not, context)) query.not = serverKeysOf(match.not, context, false);
-  return query;
+  let notOnServer = false;
+  if (match.not && isPure(match.not, context)) {
+    const candidate = safely({ ...query, not: serverKeysOf(match.not, context, false) });
+    if (candidate) [query, notOnServer] = [candidate, true];
+  }
+  return { query, anyOnServer, notOnServer };
+}
+
+/** Whether SEARCH alone decides the whole tree in this context. */
+function isPure(match: MatchTree, context: SearchContext): boolean {
+  if (leavesOf(match).some(({ definition }) => definition.clientSide(context))) return false;
+  const { anyOnServer, notOnServer } = serverPartOf(match, context, false);
+  return (match.any === undefined || anyOnServer) && (match.not === undefined || notOnServer);
+}
+
+function serverKeysOf(match: MatchTree, context: SearchContext, superset: boolean): SearchObject {
+  return serverPartOf(match, context, superset).query;
 }
 
 /** The client checks of one match object's own keys. */
@@ -83,11 +98,12 @@ export function compileSearch(match: MatchTree, context: SearchContext): Compile
       needs.push(check.needs);
       parts.push((message) => check.test(message));
     }
-    if (node.any && !node.any.every((inner) => isPure(inner, context))) {
+    const { anyOnServer, notOnServer } = serverPartOf(node, context, false);
+    if (node.any && !anyOnServer) {
       const branches = node.any.map((inner) => evaluatorOf(inner, false));
       parts.push((message, sets) => branches.some((branch) => branch(message, sets)));
     }
-    if (node.not && !isPure(node.not, context)) {
+    if (node.not && !notOnServer) {
       const inner = evaluatorOf(node.not, false);
       parts.push((message, sets) => !inner(message, sets));
     }

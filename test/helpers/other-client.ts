@@ -7,7 +7,11 @@ import { ImapFlow } from 'imapflow';
 import type { TestDovecot } from './dovecot.ts';
 
 export interface OtherClient {
-  deliver(mailbox: string, raw: string, options?: { internalDate?: Date; flags?: string[] }): Promise<void>;
+  deliver(
+    mailbox: string,
+    raw: string | Buffer,
+    options?: { internalDate?: Date; flags?: string[] },
+  ): Promise<void>;
   /** Adds or removes flags on the message with this Message-ID (`<id@test>`). */
   flags(mailbox: string, messageId: string, mode: 'add' | 'remove', flags: string[]): Promise<void>;
   move(from: string, messageId: string, to: string): Promise<void>;
