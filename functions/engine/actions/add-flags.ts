@@ -8,6 +8,7 @@ export const addFlags = defineAction({
   schema: (kit) =>
     kit.z.array(kit.flag, { error: 'expected a list of flags' }).min(1, 'expected at least one flag'),
   removesMessages: false,
+  describe: (flags) => `addFlags ${flags.join(' ')}`,
   // imapflow would drop a keyword the mailbox cannot keep and report success; refuse before anything changes.
   preflight: (flags, server) => {
     const unstorable = flags.filter((flag) => !server.canStore(flag));

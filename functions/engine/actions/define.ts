@@ -13,6 +13,7 @@ export interface ActionDefinition<Key extends string = string, Schema extends Zo
   deliveryMark(params: unknown, ruleName: string): string | undefined;
   flagChange(params: unknown): FlagChange | undefined;
   parameters(params: unknown): readonly string[];
+  describe(params: unknown): string;
   apply(params: unknown, context: ActionContext): Promise<ActionOutcome>;
 }
 
@@ -35,6 +36,7 @@ export function defineAction<Key extends string, Schema extends ZodType>(
     deliveryMark: (params, ruleName) => spec.deliveryMark?.(own(params), ruleName),
     flagChange: (params) => spec.flagChange?.(own(params)),
     parameters: (params) => spec.parameters?.(own(params)) ?? [],
+    describe: (params) => spec.describe?.(own(params)) ?? `${spec.key} ${String(params)}`,
     apply: (params, context) => spec.apply(own(params), context),
   };
 }

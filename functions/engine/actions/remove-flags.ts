@@ -7,6 +7,7 @@ export const removeFlags = defineAction({
   schema: (kit) =>
     kit.z.array(kit.flag, { error: 'expected a list of flags' }).min(1, 'expected at least one flag'),
   removesMessages: false,
+  describe: (flags) => `removeFlags ${flags.join(' ')}`,
   flagChange: (flags) => ({ add: [], remove: flags }),
   apply: async (flags, { session, uids, dryRun, recording, onlyAction }) => {
     if (dryRun || uids.length === 0)

@@ -104,6 +104,8 @@ export interface ActionSpec<Key extends string, Schema extends ZodType> {
   readonly deliveryMark?: (params: output<Schema>, ruleName: string) => string | undefined;
   /** The flags it sets and clears (a webhook's SEARCH leaves out messages on which these already hold). */
   readonly flagChange?: (params: output<Schema>) => FlagChange;
+  /** The step as `mailsift test` names it: `moveTo Finance/Invoices`; by default the key and its parameter. */
+  readonly describe?: (params: output<Schema>) => string;
   /** Parameter Store names it reads at run time, for the functions' IAM policy. */
   readonly parameters?: (params: output<Schema>) => readonly string[];
   readonly apply: (params: output<Schema>, context: ActionContext) => Promise<ActionOutcome>;

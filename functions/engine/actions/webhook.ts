@@ -83,6 +83,7 @@ export const webhook = defineAction({
   key: 'webhook',
   schema: webhookSchema,
   removesMessages: false,
+  describe: (action) => `webhook ${referenceText(action.url)}`,
   deliveryMark: (action, ruleName) => (action.dedupe ? deliveryKeyword(ruleName, action) : undefined),
   parameters: (action) =>
     [action.url, action.secret].flatMap((ref) =>
@@ -240,4 +241,12 @@ function outcome(
     // Kept for the history up to a size a journal entry holds; beyond it, counts only.
     ...(posted.length > 0 && posted.length <= MAX_POSTS_KEPT ? { record: { posted } } : {}),
   };
+}
+
+/** A webhook's URL as `mailsift test` shows it: the URL, or the name it is read from (never a secret's value). */
+function referenceText(url: unknown): string {
+  if (typeof url === 'string') return url;
+  if (url && typeof url === 'object' && 'parameter' in url) return String(url.parameter);
+  if (url && typeof url === 'object' && 'env' in url) return `$${String(url.env)}`;
+  return 'webhook';
 }

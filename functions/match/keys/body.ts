@@ -2,8 +2,8 @@ import { defineMatchKey } from '../define.ts';
 import { substringVerdict, textOf } from '../key-kit.ts';
 
 /**
- * BODY (RFC 3501 §6.4.4): a substring of the body. As Dovecot does it, each leaf part is searched on its own,
- * decoded (transfer encoding and charset), HTML as written and attachments too; no header block is.
+ * BODY (RFC 3501 §6.4.4): a substring of the body. As Dovecot does it, each text/ or message/ leaf is searched on
+ * its own, decoded (transfer encoding and charset), HTML as written; other attachments and header blocks are not.
  */
 export const body = defineMatchKey({
   key: 'body',
