@@ -55,11 +55,18 @@ function problemsFromIssues(
   });
 }
 
+/** A YAML file's content, validated, with the line of each of its paths. */
+export interface ValidatedYaml<T> {
+  readonly data: T;
+  /** The line of the deepest node on `path` that exists. */
+  lineOf(path: readonly PropertyKey[]): number | undefined;
+}
+
 /**
- * Parses and validates one rule file's text.
- * @throws RuleFileError listing every problem in the file.
+ * Parses a YAML file's text and validates it against a zod schema (rule files, test files).
+ * @throws RuleFileError listing every problem, each with file, line and field path.
  */
-export function parseRuleFile(file: string, text: string): RuleFile {
+export function parseValidatedYaml<T>(file: string, text: string, schema: z.ZodType<T>): ValidatedYaml<T> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -72,12 +79,20 @@ export function parseRuleFile(file: string, text: string): RuleFile {
       })),
     );
   }
-  const parsed = RulesetSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
+  const parsed = schema.safeParse(doc.toJS({ maxAliasCount: 100 }));
   if (!parsed.success) {
     const problems = problemsFromIssues(file, doc, lines, parsed.error.issues);
     throw new RuleFileError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
-  const { account, accounts, ...rules } = parsed.data;
+  return { data: parsed.data, lineOf: (path) => lineOf(doc, lines, path) };
+}
+
+/**
+ * Parses and validates one rule file's text.
+ * @throws RuleFileError listing every problem in the file.
+ */
+export function parseRuleFile(file: string, text: string): RuleFile {
+  const { account, accounts, ...rules } = parseValidatedYaml(file, text, RulesetSchema).data;
   return { ...rules, name: basename(file, extname(file)), accounts: accounts ?? [account as string] };
 }
 
@@ -108,7 +123,10 @@ export function loadRuleFile(file: string): RuleFile {
   return parseRuleFile(file, text);
 }
 
-/** Rule files named by `paths`: files as given, directories expanded to their *.yaml/*.yml, sorted. */
+/** A rule file's test file (`NAME.test.yaml`, `mailsift test`): not a rule file. */
+export const TEST_FILE_PATTERN = /\.test\.ya?ml$/;
+
+/** Rule files named by `paths`: files as given, directories expanded to their *.yaml/*.yml (not tests), sorted. */
 export function findRuleFiles(paths: readonly string[]): string[] {
   return paths.flatMap((path) => {
     let isDirectory = false;
@@ -119,7 +137,7 @@ export function findRuleFiles(paths: readonly string[]): string[] {
     }
     if (!isDirectory) return [path];
     return readdirSync(path)
-      .filter((name) => RULE_FILE_EXTENSIONS.has(extname(name)))
+      .filter((name) => RULE_FILE_EXTENSIONS.has(extname(name)) && !TEST_FILE_PATTERN.test(name))
       .sort()
       .map((name) => join(path, name));
   });
