@@ -1,9 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { commandAuth } from './cli-auth.ts';
+import { commandCapture } from './cli-capture.ts';
 import { commandHistory, commandUndo } from './cli-history.ts';
 import { type CliIo, EXIT } from './cli-io.ts';
 import { commandState, STATE_USAGE } from './cli-state.ts';
+import { commandExplain, commandTest, TEST_USAGE } from './cli-test.ts';
 import { type PlanLimits, PlanRecorder, planDigest, planLimits, readPlan } from './engine/history/plan.ts';
 import { hasFailed, type RuleProgress, runRulesets } from './engine/run.ts';
 import { AccountError, MailsiftError, RuleFileError, UsageError } from './errors.ts';
@@ -11,6 +13,7 @@ import { formatProgress, formatSummary } from './format-summary.ts';
 import { withTokens } from './oauth/tokens.ts';
 import { loadRuleFiles, loadRulesets } from './rules/load.ts';
 import { type Ruleset, rulesetJsonSchema } from './rules/schema.ts';
+import { testFileJsonSchema } from './rules/test-file.ts';
 import { loadAccountsFile, localSecretResolver } from './secrets/local.ts';
 import { openStateStore } from './state/open-store.ts';
 import { webhookPayloadJsonSchema } from './webhook/payload-schema.ts';
@@ -44,7 +47,8 @@ const USAGE = `Usage:
                                                 take back what a run changed (moves, flags, copies, Trash);
                                                 says what it could not and why
 ${STATE_USAGE}
-  mailsift schema [ruleset|webhook]             print the JSON Schema of rule files or webhook payloads
+${TEST_USAGE}
+  mailsift schema [ruleset|test|webhook]        print the JSON Schema of rule files, test files or webhook payloads
   mailsift help                                 print this
 
 Accounts come from --accounts FILE or $MAILSIFT_ACCOUNTS (YAML or JSON). Rule files' { parameter: /name }
@@ -223,11 +227,21 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await commandApply(args, io);
       case 'state':
         return await commandState(args, io);
+      case 'test':
+        return commandTest(args, io);
+      case 'explain':
+        return await commandExplain(args, io);
+      case 'capture':
+        return await commandCapture(args, io);
       case 'schema': {
         const which = args[0] ?? 'ruleset';
-        if (which !== 'ruleset' && which !== 'webhook')
-          throw new UsageError('schema takes ruleset or webhook');
-        const schema = which === 'ruleset' ? rulesetJsonSchema() : webhookPayloadJsonSchema();
+        const schemas = {
+          ruleset: rulesetJsonSchema,
+          test: testFileJsonSchema,
+          webhook: webhookPayloadJsonSchema,
+        };
+        if (!Object.hasOwn(schemas, which)) throw new UsageError('schema takes ruleset, test or webhook');
+        const schema = schemas[which as keyof typeof schemas]();
         io.stdout(`${JSON.stringify(schema, null, 2)}\n`);
         return EXIT.ok;
       }

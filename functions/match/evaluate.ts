@@ -60,5 +60,5 @@ export function needsOf(match: MatchTree): Set<FactNeed> {
 function labelOf(value: unknown): string {
   return typeof value === 'string'
     ? JSON.stringify(value)
-    : JSON.stringify(value).replace(/"(\w+)":/g, '$1: ');
+    : JSON.stringify(value).replace(/"([\w.-]+)":/g, '$1: ');
 }
