@@ -44,10 +44,24 @@ function serverPartOf(
   }
   let notOnServer = false;
   if (match.not && isPure(match.not, context)) {
-    const candidate = safely({ ...query, not: serverKeysOf(match.not, context, false) });
-    if (candidate) [query, notOnServer] = [candidate, true];
+    const candidate = withNot(query, serverKeysOf(match.not, context, false));
+    const safe = candidate && safely(candidate);
+    if (safe) [query, notOnServer] = [safe, true];
   }
   return { query, anyOnServer, notOnServer };
+}
+
+/**
+ * `query` AND NOT `operand`. A NOT of a NOT is sent as what it negates, merged into `query` (Courier refuses
+ * `NOT NOT …` with "Error in IMAP command received by server", though RFC 3501 §6.4.4 allows it); where a key of it
+ * is taken already, undefined: that NOT is decided on the client.
+ */
+function withNot(query: SearchObject, operand: SearchObject): SearchObject | undefined {
+  const keys = Object.keys(operand);
+  if (keys.length !== 1 || keys[0] !== 'not' || operand.not === undefined) return { ...query, not: operand };
+  const negated = operand.not;
+  if (Object.keys(negated).some((key) => key in query)) return undefined;
+  return { ...query, ...negated };
 }
 
 /** Whether SEARCH alone decides the whole tree in this context. */
