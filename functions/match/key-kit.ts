@@ -32,6 +32,25 @@ export function addressTexts(list: Envelope['from']): string[] {
   );
 }
 
+/**
+ * An address header as Dovecot's SEARCH FROM/TO/CC reads it (message_address_write): each address `Name <a@b>`,
+ * the name quoted where it is not one atom (`"Billing Team" <billing@acme.com>`), `<a@b>` without a name, joined
+ * by `, `. So `team" <bill` is found and `team <bill` is not; names and addresses decoded.
+ */
+export function searchedAddresses(list: Envelope['from']): string[] {
+  if (!list || list.length === 0) return [];
+  const phrase = (name: string) =>
+    /^[^\s"(),.:;<>@[\\\]]+$/u.test(name) ? name : `"${name.replace(/(["\\])/g, '\\$1')}"`;
+  const entries = list.map((entry) =>
+    entry.name
+      ? entry.address
+        ? `${phrase(entry.name)} <${entry.address}>`
+        : phrase(entry.name)
+      : `<${entry.address ?? ''}>`,
+  );
+  return [entries.join(', ')];
+}
+
 /** Whether the message carries `flag`; flags compare without regard to case (RFC 3501 §2.3.2). */
 export function flagVerdict(flags: ReadonlySet<string>, flag: string, present: boolean): Verdict {
   const has = [...flags].some((each) => each.toLowerCase() === flag.toLowerCase());

@@ -23,7 +23,10 @@ export interface OtherClient {
   close(): Promise<void>;
 }
 
-export async function otherClient(dovecot: TestDovecot, user: string): Promise<OtherClient> {
+export async function otherClient(
+  dovecot: Pick<TestDovecot, 'account' | 'certificate'>,
+  user: string,
+): Promise<OtherClient> {
   const account = dovecot.account(user);
   const client = new ImapFlow({
     host: account.host,

@@ -1,5 +1,5 @@
 import { defineMatchKey } from '../define.ts';
-import { addressTexts, substringVerdict } from '../key-kit.ts';
+import { searchedAddresses, substringVerdict } from '../key-kit.ts';
 
 /** CC (RFC 3501 §6.4.4): a substring of the Cc header's addresses, display names included. */
 export const cc = defineMatchKey({
@@ -8,5 +8,5 @@ export const cc = defineMatchKey({
   search: (value, query) => {
     query.cc = value;
   },
-  evaluate: (value, message) => substringVerdict(addressTexts(message.envelope.cc), value),
+  evaluate: (value, message) => substringVerdict(searchedAddresses(message.envelope.cc), value),
 });

@@ -1,5 +1,5 @@
 import { defineMatchKey } from '../define.ts';
-import { addressTexts, substringVerdict } from '../key-kit.ts';
+import { searchedAddresses, substringVerdict } from '../key-kit.ts';
 
 /** FROM (RFC 3501 §6.4.4): a substring of the From header's addresses, display names included. */
 export const from = defineMatchKey({
@@ -8,5 +8,5 @@ export const from = defineMatchKey({
   search: (value, query) => {
     query.from = value;
   },
-  evaluate: (value, message) => substringVerdict(addressTexts(message.envelope.from), value),
+  evaluate: (value, message) => substringVerdict(searchedAddresses(message.envelope.from), value),
 });

@@ -1,5 +1,5 @@
 import { defineMatchKey } from '../define.ts';
-import { addressTexts, substringVerdict } from '../key-kit.ts';
+import { searchedAddresses, substringVerdict } from '../key-kit.ts';
 
 /** TO (RFC 3501 §6.4.4): a substring of the To header's addresses, display names included. */
 export const to = defineMatchKey({
@@ -8,5 +8,5 @@ export const to = defineMatchKey({
   search: (value, query) => {
     query.to = value;
   },
-  evaluate: (value, message) => substringVerdict(addressTexts(message.envelope.to), value),
+  evaluate: (value, message) => substringVerdict(searchedAddresses(message.envelope.to), value),
 });
