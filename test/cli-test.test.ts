@@ -71,7 +71,7 @@ cases:
     assert.match(result.stdout, /expected acts: +\[file-invoices\]\n +acts: +\[\]/);
     assert.match(
       result.stdout,
-      /rule file-invoices: no match\n +✗ all\n +✓ from "billing@" +\("Dana Customer <billing@customer\.example>"\)/,
+      /rule file-invoices: no match\n +✗ all\n +✓ from "billing@" +\("Dana Customer" <billing@customer\.example>\)/,
     );
     assert.match(result.stdout, /✗ attachment \{type: "application\/pdf"\} +\(no attachments\)/);
     assert.match(result.stdout, /^ok {2}.*: the invoice is filed$/m);
@@ -170,7 +170,7 @@ describe('mailsift explain --eml', () => {
       '2026-12-20T09:00:00Z',
     ]);
     assert.equal(unread.code, 0, unread.stderr);
-    assert.match(unread.stdout, /✓ header \{List-Id: ""\} +\(List-Id: "ACME news <news\.acme\.example>"\)/);
+    assert.match(unread.stdout, /✓ header \{List-Id: ""\} +\(List-Id: ACME news <news\.acme\.example>\)/);
     assert.match(unread.stdout, /✗ seen true +\(no flags\)/);
     assert.match(unread.stdout, /✓ olderThan "14d" +\(received 2026-11-01T06:00:00\.000Z\)/);
     assert.match(unread.stdout, /^does not match$/m);

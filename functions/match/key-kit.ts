@@ -11,9 +11,11 @@ export function fold(text: string): string {
   return text.normalize('NFD').toLowerCase();
 }
 
-/** A value as `explain` shows it: quoted, and cut short when long. */
+/** A value as `explain` shows it: as written, line breaks as spaces, cut short when long; quoted when empty. */
 export function shown(text: string): string {
-  return JSON.stringify(text.length > 120 ? `${text.slice(0, 117)}...` : text);
+  const flat = text.replace(/[\r\n\t]+/g, ' ');
+  if (flat.trim() === '') return JSON.stringify(flat);
+  return flat.length > 120 ? `${flat.slice(0, 117)}...` : flat;
 }
 
 /** Whether `needle` is a substring of any of `texts`, after folding both; `saw` lists the texts. */
