@@ -1,6 +1,6 @@
 import type { FetchMessageObject, FetchQueryObject, SearchObject } from '../imap/session.ts';
 import { type ClientCheck, fetchFor, type SearchContext } from './define.ts';
-import { misreadByDovecot } from './negation-hazards.ts';
+import { groupedAsMeant, misreadByDovecot } from './search-hazards.ts';
 import { leavesOf, type MatchTree } from './tree.ts';
 
 export type { SearchContext } from './define.ts';
@@ -24,19 +24,36 @@ type Evaluate = (message: FetchMessageObject, subResults: readonly ReadonlySet<n
  * the client decides, where a superset is safe: olderThan without WITHIN as BEFORE whole days), its `any` where
  * every branch is pure, its `not` where the operand is; an `any` or `not` left out is the client's.
  */
-function serverPartOf(
-  match: MatchTree,
-  context: SearchContext,
-  superset: boolean,
-): { query: SearchObject; anyOnServer: boolean; notOnServer: boolean } {
+function serverPartOf(match: MatchTree, context: SearchContext, superset: boolean): ServerPart {
+  // Each node's part is asked for again by its parents' purity checks: kept, the compile stays linear in the tree.
+  const known = PARTS.get(context) ?? new WeakMap<MatchTree, ServerPart[]>();
+  PARTS.set(context, known);
+  const parts = known.get(match) ?? [];
+  known.set(match, parts);
+  const index = superset ? 1 : 0;
+  parts[index] ??= partOf(match, context, superset);
+  return parts[index];
+}
+
+interface ServerPart {
+  readonly query: SearchObject;
+  readonly anyOnServer: boolean;
+  readonly notOnServer: boolean;
+}
+
+const PARTS = new WeakMap<SearchContext, WeakMap<MatchTree, ServerPart[]>>();
+
+function partOf(match: MatchTree, context: SearchContext, superset: boolean): ServerPart {
   let query: SearchObject = {};
   for (const { definition, value } of leavesOf(match)) {
     if (definition.hasSearch && (superset || !definition.clientSide(context))) {
       definition.search(value, query, { ...context, superset });
     }
   }
-  // What Dovecot would answer wrongly is left to the client (negation-hazards.ts).
-  const safely = (candidate: SearchObject) => (misreadByDovecot(candidate) ? undefined : candidate);
+  // What Dovecot would answer wrongly, or imapflow would send without the grouping meant, is left to the client
+  // (search-hazards.ts).
+  const safely = (candidate: SearchObject) =>
+    misreadByDovecot(candidate) || !groupedAsMeant(candidate) ? undefined : candidate;
   let anyOnServer = false;
   if (match.any?.every((inner) => isPure(inner, context))) {
     const candidate = safely({ ...query, or: match.any.map((inner) => serverKeysOf(inner, context, false)) });
@@ -91,8 +108,12 @@ function clientChecksOf(match: MatchTree, context: SearchContext): ClientCheck[]
 export function compileSearch(match: MatchTree, context: SearchContext): CompiledMatch {
   // Messages already marked \Deleted are on their way out (another client's choice, or our own move that was
   // cut short before its UID EXPUNGE): acting on them again could resurrect or duplicate them.
-  const search: SearchObject = { ...serverKeysOf(match, context, true), deleted: false };
-  if (isPure(match, context)) return { search, subSearches: [] };
+  // The top-level SEARCH is the superset form, and the client decides exactly what that form leaves out.
+  const top = serverPartOf(match, context, true);
+  const search: SearchObject = { ...top.query, deleted: false };
+  const clientLeaves = leavesOf(match).some(({ definition }) => definition.clientSide(context));
+  const whole = (match.any === undefined || top.anyOnServer) && (match.not === undefined || top.notOnServer);
+  if (!clientLeaves && whole) return { search, subSearches: [] };
 
   const subSearches: SearchObject[] = [];
   const needs: ClientCheck['needs'][] = [];
@@ -101,10 +122,10 @@ export function compileSearch(match: MatchTree, context: SearchContext): Compile
     return (message, sets) => sets[index]?.has(message.uid) ?? false;
   };
 
-  const evaluatorOf = (node: MatchTree, top: boolean): Evaluate => {
-    if (!top && isPure(node, context)) return fromSubSearch(serverKeysOf(node, context, false));
+  const evaluatorOf = (node: MatchTree, topLevel: boolean): Evaluate => {
+    if (!topLevel && isPure(node, context)) return fromSubSearch(serverKeysOf(node, context, false));
     const parts: Evaluate[] = [];
-    if (!top) {
+    if (!topLevel) {
       const own = serverKeysOf(node, context, false);
       if (Object.keys(own).length > 0) parts.push(fromSubSearch(own));
     }
@@ -112,7 +133,8 @@ export function compileSearch(match: MatchTree, context: SearchContext): Compile
       needs.push(check.needs);
       parts.push((message) => check.test(message));
     }
-    const { anyOnServer, notOnServer } = serverPartOf(node, context, false);
+    const { anyOnServer, notOnServer } =
+      node === match && topLevel ? top : serverPartOf(node, context, false);
     if (node.any && !anyOnServer) {
       const branches = node.any.map((inner) => evaluatorOf(inner, false));
       parts.push((message, sets) => branches.some((branch) => branch(message, sets)));

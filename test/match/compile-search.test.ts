@@ -126,4 +126,18 @@ describe('compileSearch', () => {
     assert.equal(byName?.(m, []), true);
     assert.equal(wrongType?.(m, []), false);
   });
+
+  it('decides a NOT of a NOT beside olderThan on the client when the SEARCH cannot hold it, without WITHIN', () => {
+    const compiled = compileSearch(
+      { olderThan: '3d', not: { not: { before: '2026-06-10', flagged: true } } },
+      withoutWithin,
+    );
+    const check = compiled.check;
+    assert.ok(check);
+    assert.deepEqual(compiled.subSearches, [{ not: { before: '2026-06-10T00:00:00.000Z', flagged: true } }]);
+    const received = message({ uid: 1, internalDate: new Date('2026-06-11T00:00:00Z') });
+    // The sub-search finds the unflagged message (NOT (BEFORE … FLAGGED)): the NOT of it leaves it out.
+    assert.equal(check(received, [new Set([1])]), false, 'the NOT of a NOT is not lost');
+    assert.equal(check(received, [new Set()]), true);
+  });
 });

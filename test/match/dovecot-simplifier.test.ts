@@ -1,5 +1,5 @@
 /**
- * Matches Dovecot 2.3's SEARCH simplifier answers wrongly when sent as one SEARCH (match/negation-hazards.ts),
+ * Matches Dovecot 2.3's SEARCH simplifier answers wrongly when sent as one SEARCH (match/search-hazards.ts),
  * each found by the differential test of the offline evaluator: the compiler decides a part on the client, and the
  * rule's answer on the real server is the one RFC 3501 gives.
  */
@@ -15,7 +15,7 @@ import { serverMatches } from '../helpers/server-verdict.ts';
 
 const DAY = 86_400_000;
 
-describe('matches the Dovecot 2.3 simplifier would get wrong', () => {
+describe('matches one SEARCH would get wrong: Dovecot 2.3 simplifying it, or imapflow grouping it', () => {
   let dovecot: TestDovecot;
   let session: ImapSession;
   let other: OtherClient;
@@ -63,6 +63,21 @@ describe('matches the Dovecot 2.3 simplifier would get wrong', () => {
         ],
       },
       expected: [1],
+    },
+    {
+      name: 'a NOT of one header of two fields, which imapflow would send without parentheses',
+      match: { not: { header: { 'X-Mailer': 'mail', Subject: 'old' } } },
+      expected: [2],
+    },
+    {
+      name: 'an OR branch of one header of two fields',
+      match: { any: [{ header: { 'X-Mailer': 'mail', Subject: 'zzz' } }, { subject: 'large' }] },
+      expected: [2],
+    },
+    {
+      name: 'a one-branch any inside an any, which imapflow would send as its branch, ungrouped',
+      match: { flagged: true, any: [{ any: [{ subject: 'large', larger: '1KB' }] }, { subject: 'old' }] },
+      expected: [2],
     },
   ];
   for (const { name, match, expected } of cases) {

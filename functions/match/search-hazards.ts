@@ -77,3 +77,28 @@ function isList(node: SearchObject): boolean {
   );
   return terms >= 2 || (node.or?.length ?? 0) >= 2;
 }
+
+/**
+ * Whether imapflow sends the query with the grouping it means. It puts a NOT's operand or an OR's branch in
+ * parentheses only when the object has several keys, and sends a one-branch OR as that branch: so a NOT of one
+ * `header` with two fields goes out as `NOT HEADER A a HEADER B b`, (NOT A) AND B. Such a query is not sent; a
+ * one-branch OR straight in the top-level list is safe (it is ANDed there anyway).
+ */
+export function groupedAsMeant(query: SearchObject): boolean {
+  const walk = (node: SearchObject, top: boolean): boolean =>
+    Object.entries(node).every(([key, value]) => {
+      if (value === undefined) return true;
+      if (key === 'not') return !loose(value as SearchObject) && walk(value as SearchObject, false);
+      if (key !== 'or') return true;
+      const branches = value as SearchObject[];
+      if (branches.length === 1 && !top) return false;
+      return branches.every((branch) => !loose(branch) && walk(branch, false));
+    });
+  return walk(query, true);
+}
+
+/** One key that stands for several SEARCH terms (a `header` of several fields): imapflow would not group them. */
+function loose(node: SearchObject): boolean {
+  const keys = Object.keys(node).filter((key) => node[key as keyof SearchObject] !== undefined);
+  return keys.length === 1 && keys[0] === 'header' && Object.keys(node.header ?? {}).length >= 2;
+}
