@@ -49,7 +49,7 @@ export async function commandCapture(args: string[], io: CliIo): Promise<number>
   const flags = kept.map((flag) => JSON.stringify(flag)).join(', ');
   io.stdout(
     [
-      `  - name: ${values.mailbox} UID ${uid}`,
+      `  - name: ${JSON.stringify(`${values.mailbox} UID ${uid}`)}`,
       `    message: ${name}   # relative to the test file`,
       `    received: ${new Date(message.internalDate ?? 0).toISOString()}`,
       `    flags: [${flags}]`,

@@ -23,6 +23,7 @@ export interface MimeNode {
 }
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
+const MAX_DEPTH = 40;
 
 /** Line ends as IMAP counts them (RFC 3501 §2.3.4: RFC822.SIZE is of the message with CRLF): a lone LF or CR becomes CRLF. */
 export function withCrlf(raw: Buffer): Buffer {
@@ -32,7 +33,7 @@ export function withCrlf(raw: Buffer): Buffer {
 }
 
 /** Parses a message (CRLF line ends, as `withCrlf` gives) into its MIME tree; never throws on malformed input. */
-export function parseMime(raw: Buffer, defaultType = 'text/plain'): MimeNode {
+export function parseMime(raw: Buffer, defaultType = 'text/plain', depth = 0): MimeNode {
   const split = raw.subarray(0, 2).toString() === '\r\n' ? 0 : raw.indexOf(CRLF_CRLF);
   const header = split < 0 ? raw : raw.subarray(0, split);
   const body = split < 0 ? Buffer.alloc(0) : raw.subarray(split + (split === 0 ? 2 : 4));
@@ -52,11 +53,22 @@ export function parseMime(raw: Buffer, defaultType = 'text/plain'): MimeNode {
     body,
   };
   const boundary = node.parameters.boundary;
+  // Deeper than any real message nests: what is below is taken as one opaque part, not followed (a hostile message
+  // of thousands of nested parts would otherwise exhaust the stack).
+  if (depth >= MAX_DEPTH) return node;
   if (type.startsWith('multipart/') && boundary) {
     const childType = type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-    return { ...node, parts: splitParts(body, boundary).map((part) => parseMime(part, childType)) };
+    return {
+      ...node,
+      parts: splitParts(body, boundary).map((part) => parseMime(part, childType, depth + 1)),
+    };
   }
-  if (type === 'message/rfc822' || type === 'message/global') return { ...node, message: parseMime(body) };
+  // An attached message is parsed where it is written as it is (RFC 2046 §5.2.1); one in base64 or
+  // quoted-printable (message/global may be, RFC 6532) is one opaque part.
+  const plain = ['7bit', '8bit', 'binary'].includes(node.encoding);
+  if ((type === 'message/rfc822' || type === 'message/global') && plain) {
+    return { ...node, message: parseMime(body, 'text/plain', depth + 1) };
+  }
   return node;
 }
 

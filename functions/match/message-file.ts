@@ -6,8 +6,9 @@ import type { Envelope, MessageFacts, MessageText } from './facts.ts';
 /** What a test case says of a message that its file cannot: its flags and when it was received. */
 export interface MessageFileOptions {
   readonly flags?: readonly string[];
-  /** INTERNALDATE; by default the Date header, else now. */
-  readonly received?: Date;
+  /** INTERNALDATE; by default the Date header, else `fallbackReceived`, else now. */
+  readonly received?: Date | undefined;
+  readonly fallbackReceived?: Date;
 }
 
 /**
@@ -24,7 +25,7 @@ export function messageFacts(raw: Buffer, options: MessageFileOptions = {}): Mes
     envelope,
     bodyStructure: structureOf(root, []),
     size: message.length,
-    internalDate: options.received ?? dated ?? new Date(),
+    internalDate: options.received ?? dated ?? options.fallbackReceived ?? new Date(),
     flags: new Set(options.flags ?? []),
     header: root.header,
     text: textOf(root),

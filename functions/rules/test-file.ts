@@ -3,9 +3,11 @@ import { flag, mailboxName, SINGLE_LINE } from './schema-kit.ts';
 
 const instant = z
   .string({ error: 'expected a date and time such as 2026-12-20T09:00:00Z' })
-  .refine((text) => /^\d{4}-\d{2}-\d{2}T/.test(text) && !Number.isNaN(Date.parse(text)), {
-    message: 'expected a date and time such as 2026-12-20T09:00:00Z',
-  })
+  // With its offset (Z or +01:00): a time without one would be read in the zone of whichever machine runs the tests.
+  .refine(
+    (text) => /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text)),
+    { message: 'expected a date and time with its offset, such as 2026-12-20T09:00:00Z' },
+  )
   .transform((text) => new Date(text));
 
 const ruleName = z.string({ error: 'expected a rule name' }).min(1, 'expected a rule name');

@@ -107,6 +107,7 @@ function loadSuite(file: string, paths: readonly string[]): TestSuite {
     ]);
   }
   const problems: FileProblem[] = [];
+  const now = data.now ?? new Date();
   const names = ruleset.rules.map((rule) => rule.name);
   const cases = data.cases.flatMap((spec, index) => {
     spec.expect.acts.forEach((name, position) => {
@@ -140,7 +141,7 @@ function loadSuite(file: string, paths: readonly string[]): TestSuite {
     }
   });
   if (problems.length > 0) throw new RuleFileError(problems);
-  return { file, ruleset, now: data.now ?? new Date(), cases };
+  return { file, ruleset, now, cases };
 }
 
 /** The ruleset a test file names: its rule file beside it first, then among the rule files under `paths`. */

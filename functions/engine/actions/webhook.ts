@@ -243,9 +243,12 @@ function outcome(
   };
 }
 
-/** A webhook's URL as `mailsift test` shows it: the URL, or the name it is read from (never a secret's value). */
+/**
+ * A webhook's URL as `mailsift test` shows it: its host, as a run's summary does (a URL may carry a token in its
+ * path or query), or the name it is read from; never a secret's value.
+ */
 function referenceText(url: unknown): string {
-  if (typeof url === 'string') return url;
+  if (typeof url === 'string') return URL.canParse(url) ? new URL(url).host : 'webhook';
   if (url && typeof url === 'object' && 'parameter' in url) return String(url.parameter);
   if (url && typeof url === 'object' && 'env' in url) return `$${String(url.env)}`;
   return 'webhook';
