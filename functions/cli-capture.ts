@@ -68,17 +68,20 @@ function pick(values: Record<string, unknown>, keys: readonly string[]): Record<
   );
 }
 
-/** What redaction keeps for the rules under `paths`: the values of their address and text keys. */
+/** What redaction keeps for the rules under `paths`: their address and text values, the headers they match on. */
 function keepsOf(paths: string): RedactionKeeps {
-  if (!existsSync(paths) || findRuleFiles([paths]).length === 0) return { addresses: [], words: [] };
+  if (!existsSync(paths) || findRuleFiles([paths]).length === 0)
+    return { addresses: [], words: [], headers: [] };
   const matches = loadRuleFiles([paths]).flatMap((file) => file.rules.map((rule) => rule.match as MatchTree));
   const addresses: string[] = [];
   const words: string[] = [];
+  const headers: string[] = [];
   const walk = (match: MatchTree) => {
     for (const key of ['from', 'to', 'cc'] as const) if (match[key]) addresses.push(match[key]);
     for (const key of ['body', 'text', 'subject'] as const) if (match[key]) words.push(match[key]);
+    for (const key of ['header', 'headerMatches'] as const) headers.push(...Object.keys(match[key] ?? {}));
     for (const inner of [...(match.any ?? []), ...(match.not ? [match.not] : [])]) walk(inner);
   };
   for (const match of matches) walk(match);
-  return { addresses, words };
+  return { addresses, words, headers };
 }

@@ -1,40 +1,45 @@
 import { decodedBody, decodedText, type MimeNode, parseMime, withCrlf } from './mime-tree.ts';
+import { redactBytes, redactText } from './redact-text.ts';
 
 /** What redaction keeps: what rules match on, so that a redacted fixture still tests them. */
 export interface RedactionKeeps {
   /** Addresses (or parts of them) the rules' from, to and cc name: an address holding one keeps its local part. */
   readonly addresses: readonly string[];
-  /** Words the rules' body and text keys search for: kept where they occur in the text. */
+  /** Words the rules' subject, body and text keys search for: kept where they occur in the text. */
   readonly words: readonly string[];
+  /** Header names (lower case) the rules' header and headerMatches keys name: those fields stay as written. */
+  readonly headers?: readonly string[];
 }
 
-const ADDRESS_HEADERS =
-  /^(from|to|cc|bcc|reply-to|sender|return-path|delivered-to|x-original-to|resent-\w+):/i;
+interface Edit {
+  readonly start: number;
+  readonly end: number;
+  readonly bytes: Buffer;
+}
 
 /**
  * A message made safe to commit as a fixture: every text part's letters and digits replaced, but for the words the
- * rules search for; other parts' bytes replaced; the local parts of addresses replaced, but for addresses the rules
- * name. Each replacement has the length in bytes of what it replaces, and the encodings, the MIME structure, the
- * header names and every other header stay: the size changes by less than 1%, the match keys see the same shape.
+ * rules search for; other parts' bytes, a multipart's preamble and epilogue, and a multipart whose parts cannot be
+ * found replaced; the local part of every address in the header replaced, but for addresses the rules name and the
+ * header fields they match on. Each replacement has the length in bytes of what it replaces, and the encodings, the
+ * MIME structure and the header fields stay: the size changes by less than 1%, the match keys see the same shape.
  */
 export function redactMessage(raw: Buffer, keeps: RedactionKeeps): Buffer {
   const message = withCrlf(raw);
-  const edits: { start: number; end: number; bytes: Buffer }[] = [];
-  const offsetOf = (slice: Buffer) => slice.byteOffset - message.byteOffset;
+  const edits: Edit[] = [];
+  const range = (slice: Buffer) => {
+    const start = slice.byteOffset - message.byteOffset;
+    return { start, end: start + slice.length };
+  };
   const walk = (node: MimeNode) => {
-    edits.push({
-      start: offsetOf(node.header),
-      end: offsetOf(node.header) + node.header.length,
-      bytes: redactHeader(node.header, keeps),
-    });
-    if (node.parts) for (const part of node.parts) walk(part);
-    else if (node.message) walk(node.message);
-    else
-      edits.push({
-        start: offsetOf(node.body),
-        end: offsetOf(node.body) + node.body.length,
-        bytes: redactBody(node, keeps),
-      });
+    edits.push({ ...range(node.header), bytes: redactHeader(node.header, keeps) });
+    if (node.parts && node.parts.length > 0) {
+      edits.push(...gapsOf(node, range));
+      for (const part of node.parts) walk(part);
+    } else if (node.message) walk(node.message);
+    else if (node.type.startsWith('multipart/'))
+      edits.push({ ...range(node.body), bytes: redactBytes(node.body, []) });
+    else edits.push({ ...range(node.body), bytes: redactBody(node, keeps) });
   };
   walk(parseMime(message));
   const pieces: Buffer[] = [];
@@ -48,60 +53,68 @@ export function redactMessage(raw: Buffer, keeps: RedactionKeeps): Buffer {
   return Buffer.concat(pieces);
 }
 
-function redactHeader(header: Buffer, keeps: RedactionKeeps): Buffer {
-  const lines = header.toString('latin1').split('\r\n');
-  let inAddressField = false;
-  const redacted = lines.map((line) => {
-    if (!/^[ \t]/.test(line)) inAddressField = ADDRESS_HEADERS.test(line);
-    if (!inAddressField) return line;
-    return line.replace(/([^\s<>"(),:;@]+)@([^\s<>"(),;]+)/g, (address, local: string, domain: string) =>
-      keeps.addresses.some((kept) => address.toLowerCase().includes(kept.toLowerCase()))
-        ? address
-        : `${'x'.repeat(local.length)}@${domain}`,
-    );
-  });
-  return Buffer.from(redacted.join('\r\n'), 'latin1');
+/** A multipart's text outside its parts (preamble, epilogue), redacted; its boundary lines kept. */
+function gapsOf(node: MimeNode, range: (slice: Buffer) => { start: number; end: number }): Edit[] {
+  const body = range(node.body);
+  const covered = (node.parts ?? []).map((part) => ({
+    start: range(part.header).start,
+    end: range(part.body).end,
+  }));
+  const edits: Edit[] = [];
+  let at = body.start;
+  for (const span of [...covered, { start: body.end, end: body.end }]) {
+    if (span.start > at) {
+      const gap = node.body.subarray(at - body.start, span.start - body.start);
+      const delimiter = `--${node.parameters.boundary ?? ''}`;
+      const text = gap
+        .toString('latin1')
+        .split('\r\n')
+        .map((line) =>
+          line.startsWith(delimiter) ? line : redactBytes(Buffer.from(line, 'latin1'), []).toString('latin1'),
+        )
+        .join('\r\n');
+      edits.push({ start: at, end: span.start, bytes: Buffer.from(text, 'latin1') });
+    }
+    at = Math.max(at, span.end);
+  }
+  return edits;
 }
 
-/** Same-size stand-ins for a character: as many UTF-8 bytes as it had. */
-const STAND_INS = ['x', 'é', '中', '😀'] as const;
+const ADDRESS = /("[^"\r\n]*"|[^\s<>"(),:;@[\]]+)@([^\s<>"(),;[\]]+)/g;
 
-/** Letters and digits replaced (outside the kept words, and outside HTML tags), whitespace and punctuation kept. */
-export function redactText(text: string, words: readonly string[], html: boolean, bytesPerChar?: 1): string {
-  const kept = new Array<boolean>(text.length).fill(false);
-  const folded = text.toLowerCase();
-  for (const word of words.filter((each) => each.length > 0)) {
-    for (
-      let at = folded.indexOf(word.toLowerCase());
-      at >= 0;
-      at = folded.indexOf(word.toLowerCase(), at + 1)
-    ) {
-      kept.fill(true, at, at + word.length);
-    }
-  }
-  let inTag = false;
-  let offset = 0;
-  let out = '';
-  for (const char of text) {
-    if (html && char === '<') inTag = true;
-    const keep = inTag || kept[offset] || !/[\p{L}\p{N}]/u.test(char);
-    if (html && char === '>') inTag = false;
-    out += keep ? char : bytesPerChar === 1 ? 'x' : (STAND_INS[Buffer.byteLength(char) - 1] ?? 'x');
-    offset += char.length;
-  }
-  return out;
+/** The local part of every address replaced (same length), but in fields the rules match on and kept addresses. */
+function redactHeader(header: Buffer, keeps: RedactionKeeps): Buffer {
+  const kept = new Set((keeps.headers ?? []).map((name) => name.toLowerCase()));
+  let keepField = false;
+  const lines = header
+    .toString('latin1')
+    .split('\r\n')
+    .map((line) => {
+      if (!/^[ \t]/.test(line))
+        keepField = kept.has(
+          line
+            .slice(0, Math.max(0, line.indexOf(':')))
+            .trim()
+            .toLowerCase(),
+        );
+      if (keepField) return line;
+      return line.replace(ADDRESS, (address, local: string, domain: string) =>
+        keeps.addresses.some((each) => address.toLowerCase().includes(each.toLowerCase()))
+          ? address
+          : `${'x'.repeat(local.length)}@${domain}`,
+      );
+    });
+  return Buffer.from(lines.join('\r\n'), 'latin1');
 }
 
 function redactBody(node: MimeNode, keeps: RedactionKeeps): Buffer {
-  const charset = (node.parameters.charset ?? 'utf-8').toLowerCase();
-  const text = node.type.startsWith('text/');
-  const utf8 = charset === 'utf-8' || charset === 'utf8' || charset === 'us-ascii';
-  const decoded = text
-    ? Buffer.from(
-        redactText(decodedText(node), keeps.words, node.type === 'text/html', utf8 ? undefined : 1),
-        utf8 ? 'utf8' : 'latin1',
-      )
-    : Buffer.alloc(decodedBody(node).length, 'x');
+  const charset = (node.parameters.charset ?? 'us-ascii').toLowerCase();
+  const utf8 = ['utf-8', 'utf8', 'us-ascii'].includes(charset);
+  // Text in UTF-8 character by character; any other charset, and other parts, byte by byte (each keeps its size).
+  const decoded =
+    node.type.startsWith('text/') && utf8
+      ? Buffer.from(redactText(decodedText(node), keeps.words, node.type === 'text/html'), 'utf8')
+      : redactBytes(decodedBody(node), node.type.startsWith('text/') ? keeps.words : []);
   if (node.encoding === 'base64') return Buffer.from(lines(decoded.toString('base64'), 76).join('\r\n'));
   if (node.encoding === 'quoted-printable') return Buffer.from(quotedPrintable(decoded), 'latin1');
   return decoded;
