@@ -1,6 +1,6 @@
 import type { FetchMessageObject, FetchQueryObject, SearchObject } from '../imap/session.ts';
 import { type ClientCheck, fetchFor, type SearchContext } from './define.ts';
-import { groupedAsMeant, misreadByDovecot } from './search-hazards.ts';
+import { groupedAsMeant, mergesNegatedFlags, misreadByDovecot } from './search-hazards.ts';
 import { leavesOf, type MatchTree } from './tree.ts';
 
 export type { SearchContext } from './define.ts';
@@ -53,7 +53,9 @@ function partOf(match: MatchTree, context: SearchContext, superset: boolean): Se
   // What Dovecot would answer wrongly, or imapflow would send without the grouping meant, is left to the client
   // (search-hazards.ts).
   const safely = (candidate: SearchObject) =>
-    misreadByDovecot(candidate) || !groupedAsMeant(candidate) ? undefined : candidate;
+    misreadByDovecot(candidate) || mergesNegatedFlags(candidate) || !groupedAsMeant(candidate)
+      ? undefined
+      : candidate;
   let anyOnServer = false;
   if (match.any?.every((inner) => isPure(inner, context))) {
     const candidate = safely({ ...query, or: match.any.map((inner) => serverKeysOf(inner, context, false)) });

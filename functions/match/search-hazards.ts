@@ -70,12 +70,16 @@ function atomsOf(node: SearchObject, negated: boolean): string[] {
 
 /** Whether imapflow sends this object as a list: two or more keys in parentheses, or an OR. */
 function isList(node: SearchObject): boolean {
-  const terms = Object.entries(node).reduce(
+  return termsOf(node) >= 2 || (node.or?.length ?? 0) >= 2;
+}
+
+/** How many SEARCH terms an object's own keys stand for (a `header` one per field). */
+function termsOf(node: SearchObject): number {
+  return Object.entries(node).reduce(
     (count, [key, value]) =>
       value === undefined ? count : count + (key === 'header' ? Object.keys(value as object).length : 1),
     0,
   );
-  return terms >= 2 || (node.or?.length ?? 0) >= 2;
 }
 
 /**
@@ -101,4 +105,47 @@ export function groupedAsMeant(query: SearchObject): boolean {
 function loose(node: SearchObject): boolean {
   const keys = Object.keys(node).filter((key) => node[key as keyof SearchObject] !== undefined);
   return keys.length === 1 && keys[0] === 'header' && Object.keys(node.header ?? {}).length >= 2;
+}
+
+const SYSTEM_FLAGS = new Set(['seen', 'flagged', 'answered', 'draft', 'deleted']);
+
+/**
+ * Whether an OR, as Dovecot 2.3 sees it after De Morgan, holds two negated system flags: its simplifier merges them
+ * into one NOT over both flags and then finds messages lacking both, not either (`OR UNSEEN UNFLAGGED` finds no
+ * message that is seen and unflagged; `NOT (DRAFT SEEN)` neither). A flag-only rule that sets two system flags
+ * asks exactly that. An OR is an `or` under an even number of NOTs, or a list of several terms under an odd one.
+ */
+export function mergesNegatedFlags(query: SearchObject): boolean {
+  // Negated flags straight in the OR list `node` stands for (flattening ORs of ORs), at `negations`.
+  const negatedIn = (branches: readonly SearchObject[], negations: number): number =>
+    branches.reduce((count, branch) => {
+      const keys = Object.keys(branch).filter((key) => branch[key as keyof SearchObject] !== undefined);
+      if (keys.length !== 1) return count;
+      if (keys[0] === 'or') return count + negatedIn(branch.or ?? [], negations);
+      return count + negatedFlags(branch, negations);
+    }, 0);
+  const walk = (node: SearchObject, negations: number): boolean => {
+    const odd = negations % 2 === 1;
+    // Several terms under an odd number of NOTs: an OR once Dovecot applies De Morgan.
+    if (odd && termsOf(node) >= 2 && negatedFlags(node, negations) >= 2) return true;
+    return Object.entries(node).some(([key, value]) => {
+      if (key === 'not') return walk(value as SearchObject, negations + 1);
+      if (key !== 'or') return false;
+      const branches = value as SearchObject[];
+      if (!odd && negatedIn(branches, negations) >= 2) return true;
+      return branches.some((branch) => walk(branch, negations));
+    });
+  };
+  return walk(query, 0);
+}
+
+/** System flags among an object's own terms (and a NOT of one term) that are negated, counting NOTs above. */
+function negatedFlags(node: SearchObject, negations: number): number {
+  return Object.entries(node).reduce((count, [key, value]) => {
+    if (SYSTEM_FLAGS.has(key) && typeof value === 'boolean')
+      return count + ((value === false) !== (negations % 2 === 1) ? 1 : 0);
+    if (key === 'not' && !isList(value as SearchObject))
+      return count + negatedFlags(value as SearchObject, negations + 1);
+    return count;
+  }, 0);
 }

@@ -152,6 +152,26 @@ describe('runRuleset actions (real Dovecot)', () => {
     assert.deepEqual(idsIn(state, 'INBOX'), ['inv1', 'inv2', 'other-deleted', 'personal']);
   });
 
+  it('flags a seen message with a rule that sets two system flags (Dovecot 2.3 merges OR UNSEEN UNFLAGGED wrongly)', async () => {
+    const user = dovecot.addUser();
+    dovecot.seed(user, 'INBOX', [
+      { raw: makeMail({ messageId: 'seen-only', from: 'boss@x.test' }), flags: 'S' },
+      { raw: makeMail({ messageId: 'neither', from: 'boss@x.test' }) },
+      { raw: makeMail({ messageId: 'both', from: 'boss@x.test' }), flags: 'SF' },
+    ]);
+    const ruleset = rulesetOf(
+      "rules:\n  - { name: boss, match: { from: boss@ }, actions: [{ addFlags: ['\\Seen', '\\Flagged'] }] }\n",
+    );
+    const summary = await runRuleset(ruleset, dovecot.account(user), { state: stateStore, dryRun: false });
+    // SEARCH leaves out the no-ops: the two messages lacking a flag are matched and acted on.
+    assert.deepEqual([summary.rules[0]?.matched, summary.rules[0]?.acted], [2, 2]);
+    assert.deepEqual(idsIn(await dovecot.mailboxState(user), 'INBOX', '\\Flagged'), [
+      'both',
+      'neither',
+      'seen-only',
+    ]);
+  });
+
   it('acts on at most limit messages per run, oldest UIDs first, and the next run continues', async () => {
     const user = dovecot.addUser();
     dovecot.seed(

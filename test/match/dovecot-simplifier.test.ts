@@ -65,6 +65,16 @@ describe('matches one SEARCH would get wrong: Dovecot 2.3 simplifying it, or ima
       expected: [1],
     },
     {
+      name: 'two negated system flags in an OR: unseen or unflagged, which Dovecot takes for unseen and unflagged',
+      match: { any: [{ seen: false }, { flagged: false }] },
+      expected: [1, 2],
+    },
+    {
+      name: 'a NOT of two system flags: not (flagged and seen)',
+      match: { not: { flagged: true, seen: true } },
+      expected: [1, 2],
+    },
+    {
       name: 'a NOT of one header of two fields, which imapflow would send without parentheses',
       match: { not: { header: { 'X-Mailer': 'mail', Subject: 'old' } } },
       expected: [2],
