@@ -124,9 +124,10 @@ function readMessageFile(path: string): Buffer {
 
 function instantOption(name: string, text: string): Date {
   const date = new Date(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(date.getTime())) {
+  // With its offset: without one, the time would be read in this machine's zone.
+  if (!/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/.test(text) || Number.isNaN(date.getTime())) {
     throw new UsageError(
-      `${name} takes a date and time such as 2026-12-20T09:00:00Z, not ${JSON.stringify(text)}`,
+      `${name} takes a date and time with its offset, such as 2026-12-20T09:00:00Z, not ${JSON.stringify(text)}`,
     );
   }
   return date;

@@ -295,6 +295,7 @@ export const LEAF_ARBITRARIES: Readonly<Record<string, fc.Arbitrary<unknown>>> =
     { 'X-Mailer': 'mail' },
     { 'List-Id': 'acme' },
     { 'X-Mailer': '' },
+    { 'List-Id': '', 'X-Mailer': 'mail' },
   ),
   seen: fc.boolean(),
   flagged: fc.boolean(),
@@ -338,7 +339,7 @@ export function matchArb(keys: readonly string[] = Object.keys(LEAF_ARBITRARIES)
       { maxDepth: 2, depthIdentifier: 'match', withCrossShrink: true },
       leafObject,
       fc
-        .tuple(leafObject, fc.array(self('tree'), { minLength: 2, maxLength: 2 }))
+        .tuple(leafObject, fc.array(self('tree'), { minLength: 1, maxLength: 2 }))
         .map(([own, any]) => ({ ...own, any })),
       fc.tuple(leafObject, self('tree')).map(([own, not]) => ({ ...own, not })),
       self('tree').map((not) => ({ not })),
