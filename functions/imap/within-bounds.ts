@@ -25,7 +25,14 @@ export function withinBounds(query: SearchObject, nowMs: number): SearchObject |
     const left = branches.filter((branch): branch is SearchObject => branch !== MATCHES_NOTHING);
     if (left.length === 0) return MATCHES_NOTHING;
     if (left.some((branch) => Object.keys(branch).length === 0)) delete out.or;
-    else out.or = left;
+    else if (
+      left.length === 1 &&
+      Object.keys(left[0] as SearchObject).every((key) => !(key in out) || key === 'or')
+    ) {
+      // imapflow sends a one-branch OR as its branch, ungrouped: its keys go into this list instead, ANDed as meant.
+      delete out.or;
+      Object.assign(out, left[0]);
+    } else out.or = left;
   }
   return out;
 }

@@ -25,11 +25,19 @@ export function redactText(text: string, words: readonly string[], html: boolean
   for (const char of text) {
     let keep = kept[offset] === true || !secret.test(char);
     if (html) {
-      if (state === 'text' && char === '<') state = text.startsWith('<!--', offset) ? 'comment' : 'tag';
-      else if (state === 'comment' && char === '>' && text.slice(offset - 2, offset) === '--') state = 'text';
+      // Only `<` before a letter, `/` or `!` opens a tag: a bare `<` in the text keeps nothing after it.
+      if (state === 'text' && char === '<' && /^<[A-Za-z/!]/.test(text.slice(offset, offset + 2))) {
+        state = text.startsWith('<!--', offset) ? 'comment' : 'tag';
+      } else if (state === 'comment' && char === '>' && text.slice(offset - 2, offset) === '--')
+        state = 'text';
       else if (state === 'tag' && char === '>') state = 'text';
       else if (state === 'tag' && (char === '"' || char === "'")) [state, quote] = ['value', char];
       else if (state === 'value' && char === quote) state = 'tag';
+      // An unquoted attribute value runs from `=` to white space or `>`.
+      else if (state === 'tag' && char === '=' && !/["'\s]/.test(text[offset + 1] ?? ''))
+        [state, quote] = ['value', ' '];
+      else if (state === 'value' && quote === ' ' && /[\s>]/.test(char))
+        state = char === '>' ? 'text' : 'tag';
       // Tag and attribute names say nothing private; what a tag holds in values and comments may.
       if (state === 'tag') keep = true;
     }

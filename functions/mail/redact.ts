@@ -70,7 +70,9 @@ function gapsOf(node: MimeNode, range: (slice: Buffer) => { start: number; end: 
         .toString('latin1')
         .split('\r\n')
         .map((line) =>
-          line.startsWith(delimiter) ? line : redactBytes(Buffer.from(line, 'latin1'), []).toString('latin1'),
+          isDelimiter(line, delimiter)
+            ? line
+            : redactBytes(Buffer.from(line, 'latin1'), []).toString('latin1'),
         )
         .join('\r\n');
       edits.push({ start: at, end: span.start, bytes: Buffer.from(text, 'latin1') });
@@ -147,4 +149,9 @@ function quotedPrintable(bytes: Buffer): string {
   }
   out.push(line);
   return out.map((each) => each.replace(/ $/, '=20')).join('\r\n');
+}
+
+/** A boundary line as the parser reads it: the delimiter, `--` to close, then only white space (RFC 2046 §5.1.1). */
+function isDelimiter(line: string, delimiter: string): boolean {
+  return line.startsWith(delimiter) && /^(--)?[ \t]*$/.test(line.slice(delimiter.length));
 }

@@ -21,7 +21,11 @@ function headersCheck(value: Readonly<Record<string, string>>): ClientCheck {
 /** Header name to regular expression: the client fetches just those header fields and checks their values. */
 export const headerMatches = defineMatchKey({
   key: 'headerMatches',
-  schema: (kit) => kit.z.record(kit.headerName, kit.regex).describe('Header name to regular expression.'),
+  schema: (kit) =>
+    kit.z
+      .record(kit.headerName, kit.regex)
+      .refine((value) => Object.keys(value).length > 0, 'expected at least one header name')
+      .describe('Header name to regular expression.'),
   check: (value) => headersCheck(value),
   reads: 'header',
   evaluate: (value, message) => {

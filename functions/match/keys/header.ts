@@ -8,6 +8,8 @@ export const header = defineMatchKey({
   schema: (kit) =>
     kit.z
       .record(kit.headerName, kit.z.string().regex(kit.SINGLE_LINE, 'expected a value without line breaks'))
+      // An empty map would compile to no SEARCH term at all: under NOT or OR imapflow refuses it.
+      .refine((value) => Object.keys(value).length > 0, 'expected at least one header name')
       .describe('Header name to substring; an empty value means the header is present.'),
   search: (value, query) => {
     query.header = { ...value };

@@ -4,7 +4,14 @@ import { defineMatchKey } from '../define.ts';
 /** SMALLER (RFC 3501 §6.4.4): RFC822.SIZE below this. */
 export const smaller = defineMatchKey({
   key: 'smaller',
-  schema: (kit) => kit.size.describe('Smaller than this size.'),
+  // A size of 0 is refused: imapflow leaves a zero SMALLER out of the SEARCH, which would then select every message.
+  schema: (kit) =>
+    kit.size
+      .refine(
+        (value) => parseSize(value) >= 1,
+        'expected a size of at least 1 byte: no message is smaller than 0',
+      )
+      .describe('Smaller than this size.'),
   search: (value, query) => {
     query.smaller = parseSize(value);
   },
